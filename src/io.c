@@ -1,0 +1,312 @@
+/* Watching file descriptors: add_reader, add_writer, remove_reader,
+ * remove_writer, and turning poller events into queued callbacks.
+ *
+ * The loop keeps, per fd, the reader and writer Handles and the interest it
+ * registered with the poller, in an array indexed by fd.  Events become
+ * queued Handles before any callback runs, as in asyncio, so removing a
+ * reader (which cancels its Handle) from inside a callback also cancels an
+ * event for it that was already queued in this iteration.
+ */
+#include "fastloop.h"
+
+#include <errno.h>
+
+/* selectors._fileobj_to_fd, with its error messages. */
+static int
+fileobj_to_fd(fl_state *st, PyObject *fileobj)
+{
+    long fd;
+    if (PyLong_Check(fileobj)) {
+        fd = PyLong_AsLong(fileobj);
+        if (fd == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    else {
+        PyObject *r = PyObject_CallMethodNoArgs(fileobj, st->str_fileno);
+        if (r != NULL) {
+            PyObject *as_int = PyNumber_Long(r);
+            Py_DECREF(r);
+            r = as_int;
+        }
+        if (r == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_AttributeError)
+                    || PyErr_ExceptionMatches(PyExc_TypeError)
+                    || PyErr_ExceptionMatches(PyExc_ValueError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "Invalid file object: %R", fileobj);
+            }
+            return -1;
+        }
+        fd = PyLong_AsLong(r);
+        Py_DECREF(r);
+        if (fd == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    if (fd < 0) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+        return -1;
+    }
+    if (fd > INT32_MAX) {
+        PyErr_Format(PyExc_OverflowError, "file descriptor %ld is too large", fd);
+        return -1;
+    }
+    return (int)fd;
+}
+
+static fd_watch *
+watch_for(LoopObject *loop, int fd, int create)
+{
+    if ((size_t)fd < loop->watches_capacity) {
+        return &loop->watches[fd];
+    }
+    if (!create) {
+        return NULL;
+    }
+    size_t capacity = loop->watches_capacity ? loop->watches_capacity : 64;
+    while (capacity <= (size_t)fd) {
+        capacity *= 2;
+    }
+    fd_watch *w = realloc(loop->watches, capacity * sizeof(fd_watch));
+    if (w == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memset(w + loop->watches_capacity, 0,
+           (capacity - loop->watches_capacity) * sizeof(fd_watch));
+    loop->watches = w;
+    loop->watches_capacity = capacity;
+    return &w[fd];
+}
+
+static unsigned
+wanted_events(const fd_watch *w)
+{
+    return (w->reader ? POLLER_READABLE : 0) | (w->writer ? POLLER_WRITABLE : 0);
+}
+
+static int
+raise_errno(int err)
+{
+    errno = -err;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+}
+
+/* Make the poller's interest match the watch.  0, or -1 with OSError. */
+static int
+sync_interest(LoopObject *loop, int fd, fd_watch *w)
+{
+    unsigned wanted = wanted_events(w);
+    if (wanted == w->events) {
+        return 0;
+    }
+    int err = poller_change(&loop->poller, fd, w->events, wanted);
+    if (err < 0) {
+        return raise_errno(err);
+    }
+    if (w->events == 0 && wanted != 0) {
+        loop->watched_fds++;
+    }
+    else if (w->events != 0 && wanted == 0) {
+        loop->watched_fds--;
+    }
+    w->events = wanted;
+    return 0;
+}
+
+static PyObject *
+cancel_handle(PyObject *handle)
+{
+    /* Handle.cancel() may run __del__ code of the dropped callback. */
+    PyObject *r = PyObject_CallMethod(handle, "cancel", NULL);
+    Py_DECREF(handle);
+    return r;
+}
+
+static PyObject *
+add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
+          const char *method)
+{
+    if (nargs < 2) {
+        PyErr_Format(PyExc_TypeError, "%s() missing required positional argument%s",
+                     method, nargs == 0 ? "s: 'fd' and 'callback'" : ": 'callback'");
+        return NULL;
+    }
+    int fd = fileobj_to_fd(self->state, args[0]);
+    if (fd < 0) {
+        return NULL;
+    }
+    if (self->closed) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        return NULL;
+    }
+    PyObject *cb_args = PyTuple_New(nargs - 2);
+    if (cb_args == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 2; i < nargs; i++) {
+        PyTuple_SET_ITEM(cb_args, i - 2, Py_NewRef(args[i]));
+    }
+    HandleObject *h = fl_handle_new(self, self->state->HandleType, args[1], cb_args, NULL);
+    Py_DECREF(cb_args);
+    if (h == NULL) {
+        return NULL;
+    }
+    /* Creating the handle may have run Python code (debug mode): look the
+     * watch up only now, and hold no pointer to it across calls out. */
+    fd_watch *w = watch_for(self, fd, 1);
+    if (w == NULL) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    PyObject **slot = writer ? &w->writer : &w->reader;
+    PyObject *old = *slot;
+    *slot = (PyObject *)h;
+    if (sync_interest(self, fd, w) < 0) {
+        *slot = old;
+        Py_DECREF(h);
+        return NULL;
+    }
+    if (old != NULL) {
+        return cancel_handle(old);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+remove_watch(LoopObject *self, PyObject *fileobj, int writer)
+{
+    int fd = fileobj_to_fd(self->state, fileobj);
+    if (fd < 0) {
+        return NULL;
+    }
+    if (self->closed) {
+        Py_RETURN_FALSE;
+    }
+    fd_watch *w = watch_for(self, fd, 0);
+    PyObject *old = w == NULL ? NULL : (writer ? w->writer : w->reader);
+    if (old == NULL) {
+        Py_RETURN_FALSE;
+    }
+    if (writer) {
+        w->writer = NULL;
+    }
+    else {
+        w->reader = NULL;
+    }
+    if (sync_interest(self, fd, w) < 0) {
+        /* Deregistration only fails for reasons other than a closed fd;
+         * the callback is gone either way, so do not report it twice. */
+        PyErr_Clear();
+    }
+    PyObject *r = cancel_handle(old);
+    if (r == NULL) {
+        return NULL;
+    }
+    Py_DECREF(r);
+    Py_RETURN_TRUE;
+}
+
+PyObject *
+fl_loop_add_reader(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return add_watch(self, args, nargs, 0, "add_reader");
+}
+
+PyObject *
+fl_loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return add_watch(self, args, nargs, 1, "add_writer");
+}
+
+PyObject *
+fl_loop_remove_reader(LoopObject *self, PyObject *fileobj)
+{
+    return remove_watch(self, fileobj, 0);
+}
+
+PyObject *
+fl_loop_remove_writer(LoopObject *self, PyObject *fileobj)
+{
+    return remove_watch(self, fileobj, 1);
+}
+
+/* Queue the handle for one direction of an event; a handle cancelled by
+ * other means stops being watched, as asyncio's _process_events does. */
+static int
+queue_watch(LoopObject *loop, int fd, fd_watch *w, int writer)
+{
+    PyObject **slot = writer ? &w->writer : &w->reader;
+    HandleObject *h = (HandleObject *)*slot;
+    if (h == NULL) {
+        return 0;
+    }
+    if (h->cancelled) {
+        *slot = NULL;
+        int status = sync_interest(loop, fd, w);
+        Py_DECREF(h);
+        return status;
+    }
+    ready_entry e = {(PyObject *)h, NULL, NULL, READY_HANDLE};
+    if (ready_push(&loop->ready, e) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_INCREF(h);
+    return 0;
+}
+
+int
+fl_io_dispatch(LoopObject *loop, const poller_event *event)
+{
+    int fd = event->fd;
+    fd_watch *w = watch_for(loop, fd, 0);
+    if (w == NULL || w->events == 0) {
+        /* Stale: an fd we no longer watch (a dup of a closed one, say).
+         * Tell the kernel so it stops reporting it. */
+        (void)poller_change(&loop->poller, fd, POLLER_READABLE | POLLER_WRITABLE, 0);
+        return 0;
+    }
+    /* Neither step below calls into Python (a Py_DECREF of a cancelled
+     * handle can, but only after its slot is cleared). */
+    if ((event->events & POLLER_READABLE) && queue_watch(loop, fd, w, 0) < 0) {
+        return -1;
+    }
+    if ((event->events & POLLER_WRITABLE) && queue_watch(loop, fd, &loop->watches[fd], 1) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+void
+fl_io_clear(LoopObject *loop)
+{
+    for (size_t fd = 0; fd < loop->watches_capacity; fd++) {
+        /* Re-read the array each time: a __del__ run by a DECREF can add a
+         * watch and move it. */
+        fd_watch *w = &loop->watches[fd];
+        PyObject *reader = w->reader, *writer = w->writer;
+        if (w->events && !loop->closed) {
+            (void)poller_change(&loop->poller, (int)fd, w->events, 0);
+        }
+        if (w->events) {
+            loop->watched_fds--;
+        }
+        w->reader = w->writer = NULL;
+        w->events = 0;
+        Py_XDECREF(reader);
+        Py_XDECREF(writer);
+    }
+}
+
+int
+fl_io_traverse(LoopObject *loop, visitproc visit, void *arg)
+{
+    for (size_t fd = 0; fd < loop->watches_capacity; fd++) {
+        Py_VISIT(loop->watches[fd].reader);
+        Py_VISIT(loop->watches[fd].writer);
+    }
+    return 0;
+}
