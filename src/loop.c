@@ -242,10 +242,6 @@ Loop_call_later(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
         PyErr_SetString(PyExc_TypeError, "delay must not be None");
         return NULL;
     }
-    if (check_closed(self) < 0
-            || (self->debug && debug_checks(self, args[1], "call_later", 1) < 0)) {
-        return NULL;
-    }
     double now = fl_loop_time(), when;
     if (PyFloat_CheckExact(delay)) {
         when = now + PyFloat_AS_DOUBLE(delay);
@@ -267,6 +263,12 @@ Loop_call_later(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
         if (when == -1.0 && PyErr_Occurred()) {
             return NULL;
         }
+    }
+    /* asyncio's call_later() is call_at(loop.time() + delay): a bad delay
+     * is reported before a closed loop, and debug messages name call_at. */
+    if (check_closed(self) < 0
+            || (self->debug && debug_checks(self, args[1], "call_at", 1) < 0)) {
+        return NULL;
     }
     return schedule_timer(self, when, NULL, args + 1, nargs - 1, context);
 }
