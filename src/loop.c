@@ -467,6 +467,8 @@ run_entry(LoopObject *self, ready_entry *e)
         return fl_handle_run((HandleObject *)e->a);
     case READY_CALLBACK:
         return run_callback_entry(self, e);
+    case READY_IO:
+        return fl_net_on_event(self, e->a, (unsigned)PyLong_AsLong(e->b));
     default:
         PyErr_Format(PyExc_SystemError, "fastloop: unknown ready entry kind %d", e->kind);
         return -1;

@@ -72,7 +72,8 @@ core_exec(PyObject *module)
             || add_type(module, &fl_loop_spec, NULL, &st->LoopType) < 0
             || add_type(module, &fl_handle_spec, NULL, &st->HandleType) < 0
             || add_type(module, &fl_timer_handle_spec, (PyObject *)st->HandleType,
-                        &st->TimerHandleType) < 0) {
+                        &st->TimerHandleType) < 0
+            || fl_net_init(module, st) < 0) {
         return -1;
     }
     return 0;
@@ -86,7 +87,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->HandleType);
     Py_VISIT(st->TimerHandleType);
     Py_VISIT(st->helpers);
-    return 0;
+    return fl_net_traverse(st, visit, arg);
 }
 
 static int
@@ -103,6 +104,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_handle);
     Py_CLEAR(st->str_source_traceback);
     Py_CLEAR(st->str_fileno);
+    fl_net_clear(st);
     return 0;
 }
 
