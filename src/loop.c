@@ -480,7 +480,9 @@ run_entry(LoopObject *self, ready_entry *e)
 {
     switch (e->kind) {
     case READY_HANDLE:
-        if (self->debug) {
+        /* A handle cancelled after it was queued is skipped before any
+         * debug bookkeeping, so it is never reported as slow. */
+        if (self->debug && !((HandleObject *)e->a)->cancelled) {
             return run_debug(self, (HandleObject *)e->a);
         }
         return fl_handle_run((HandleObject *)e->a);
