@@ -33,6 +33,12 @@ class CustomBaseException(BaseException):
     pass
 
 
+def shown_args(text):
+    """Outside debug mode asyncio 3.13 leaves a callback's arguments out of
+    its description; earlier versions show them."""
+    return text if sys.version_info < (3, 13) else ""
+
+
 # ---- the handler API ----------------------------------------------------------
 
 
@@ -66,7 +72,8 @@ def test_callback_error_goes_to_handler_and_loop_goes_on(loop):
     ctx = contexts[0]
     code = failing.__code__
     assert ctx == {
-        "message": f"Exception in callback failing({exc!r}) at {code.co_filename}:{code.co_firstlineno}",
+        "message": f"Exception in callback failing({shown_args(repr(exc))}) at "
+        f"{code.co_filename}:{code.co_firstlineno}",
         "exception": exc,
         "handle": h,
     }
@@ -132,7 +139,7 @@ def test_error_in_handler_is_logged_by_the_default_handler(loop, caplog):
     assert len(records) == 1
     msg = records[0].getMessage()
     assert msg.startswith("Unhandled error in exception handler\ncontext: {'message': ")
-    assert "Exception in callback failing(ValueError('cb'))" in msg
+    assert f"Exception in callback failing({shown_args(repr(ValueError('cb')))})" in msg
     assert isinstance(records[0].exc_info[1], ZeroDivisionError)
 
 
@@ -187,7 +194,7 @@ def test_default_handler_logs_in_asyncio_format(loop, caplog):
     code = failing.__code__
     src = f"{code.co_filename}:{code.co_firstlineno}"
     assert rec.getMessage() == (
-        f"Exception in callback failing({exc!r}) at {src}\nhandle: {h!r}"
+        f"Exception in callback failing({shown_args(repr(exc))}) at {src}\nhandle: {h!r}"
     )
     assert rec.exc_info[1] is exc
 

@@ -197,8 +197,10 @@ def test_repr_shows_the_source_line(loop):
     assert repr(h) == "<Handle cancelled>"
     t = loop.call_at(10.5, with_args, 1, 2)
     code = with_args.__code__
+    # asyncio 3.13 shows a callback's arguments in debug mode only.
+    shown_args = "1, 2" if sys.version_info < (3, 13) else ""
     assert repr(t) == (
-        f"<TimerHandle when=10.5 with_args(1, 2) at {code.co_filename}:{code.co_firstlineno}>"
+        f"<TimerHandle when=10.5 with_args({shown_args}) at {code.co_filename}:{code.co_firstlineno}>"
     )
     t.cancel()
     assert repr(t) == "<TimerHandle cancelled when=10.5>"
