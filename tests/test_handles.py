@@ -66,6 +66,25 @@ def test_cancel_drops_the_callback_and_its_arguments(loop):
     assert ref() is None
 
 
+def test_cancel_may_run_finalizers_that_schedule_more(loop):
+    """Dropping the callback's arguments in cancel() runs their __del__,
+    which may use the loop, even cancel the same handle again."""
+    calls = []
+    box = []
+
+    class Arg:
+        def __del__(self):
+            box[0].cancel()
+            loop.call_soon(calls.append, "from __del__")
+
+    for make in (lambda a: loop.call_soon(with_args, a, 1), lambda a: loop.call_later(10, with_args, a, 1)):
+        box[:] = [make(Arg())]
+        box[0].cancel()
+        assert box[0].cancelled()
+    run_once(loop)
+    assert calls == ["from __del__", "from __del__"]
+
+
 def test_handle_after_run_can_still_be_cancelled(loop):
     h = loop.call_soon(plain)
     run_once(loop)

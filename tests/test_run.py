@@ -353,6 +353,33 @@ def test_closed_loop_refuses_to_run(loop):
         coro.close()
 
 
+def test_close_with_finalizers_that_use_the_loop(loop):
+    """close() drops queued callbacks, timers and readers; the finalizers
+    of their arguments find the loop closed already."""
+    import os
+
+    errors = []
+
+    class Arg:
+        def __del__(self):
+            try:
+                loop.call_soon(print)
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+    r, w = os.pipe()
+    try:
+        loop.call_soon(print, Arg())
+        loop.call_later(10, print, Arg())
+        loop.add_reader(r, print, Arg())
+        loop.close()
+        gc.collect()
+    finally:
+        os.close(r)
+        os.close(w)
+    assert errors == ["Event loop is closed"] * 3
+
+
 def test_time_still_works_after_close(loop):
     loop.close()
     assert isinstance(loop.time(), float)

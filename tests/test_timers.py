@@ -5,6 +5,7 @@ import contextvars
 import decimal
 import fractions
 import math
+import random
 import time
 
 import pytest
@@ -278,6 +279,23 @@ def test_non_callable_is_accepted_and_fails_when_run(loop, method):
 
 
 @pytest.mark.parametrize("method", ["call_later", "call_at"])
+def test_coroutine_object_is_accepted_and_fails_when_run(loop, method):
+    contexts = recording_handler(loop)
+
+    async def coro_func():
+        pass
+
+    coro = coro_func()
+    try:
+        getattr(loop, method)(0, coro)
+        run_once(loop)
+    finally:
+        coro.close()
+    assert len(contexts) == 1
+    assert "'coroutine' object is not callable" in str(contexts[0]["exception"])
+
+
+@pytest.mark.parametrize("method", ["call_later", "call_at"])
 def test_debug_mode_rejects_bad_callbacks_at_once(loop, method):
     """asyncio's call_later() goes through call_at(), so its messages name
     call_at() for both methods."""
@@ -355,6 +373,24 @@ def test_many_cancelled_timers_leave_the_rest_in_order(loop):
         h.cancel()
     run_once(loop)
     assert calls == list(range(1, 500, 2))
+
+
+def test_random_deadlines_and_cancels_fire_in_deadline_order(loop):
+    """Distinct deadlines, all past, scheduled in random order, a random
+    third of them cancelled: the rest fire in one iteration, earliest
+    first."""
+    rng = random.Random(1234)
+    base = loop.time() - 100
+    deadlines = [base + i * 1e-3 for i in range(5000)]
+    rng.shuffle(deadlines)
+    calls = []
+    handles = [loop.call_at(when, calls.append, when) for when in deadlines]
+    cancelled = set()
+    for h in rng.sample(handles, len(handles) // 3):
+        h.cancel()
+        cancelled.add(h.when())
+    run_once(loop)
+    assert calls == sorted(set(deadlines) - cancelled)
 
 
 def test_pending_timers_are_dropped_on_close(loop):
