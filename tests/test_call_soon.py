@@ -209,6 +209,20 @@ def test_call_soon_threadsafe_takes_context(loop):
 # ---- bad input ----------------------------------------------------------
 
 
+def test_context_that_is_not_a_context(loop):
+    """Not checked when scheduling; running the callback fails and the
+    error goes to the exception handler (asyncio: AttributeError, no
+    .run(); fastloop: TypeError, not a Context), and the loop goes on."""
+    contexts = recording_handler(loop)
+    calls = []
+    loop.call_soon(calls.append, "bad ctx", context="not a context")
+    loop.call_soon(calls.append, "next")
+    run_once(loop)
+    assert calls == ["next"]
+    assert len(contexts) == 1
+    assert isinstance(contexts[0]["exception"], (AttributeError, TypeError))
+
+
 def test_missing_callback(loop):
     with pytest.raises(TypeError, match=r"call_soon\(\) missing"):
         loop.call_soon()

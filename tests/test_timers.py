@@ -222,14 +222,17 @@ def test_none_when(loop):
         loop.call_at(None, print)
 
 
-def test_non_number_when_is_a_type_error(loop):
-    """asyncio stores any `when` in call_at() and fails only when its heap
+@pytest.mark.parametrize("when", ["soon", complex(1)], ids=repr)
+def test_non_number_when_is_a_type_error(loop, when):
+    """asyncio stores any `when` in call_at() and fails only when it
     compares it (TypeError out of run_forever); fastloop raises the same
     TypeError from call_at() itself.  Both raise TypeError inside this
-    block, and neither fires the callback."""
+    block, and neither fires the callback.  (Likewise an int too large for
+    a float: fastloop raises OverflowError at once, asyncio fails once its
+    loop computes a poll timeout from it.)"""
     calls = []
     with pytest.raises(TypeError):
-        loop.call_at("soon", calls.append, 1)
+        loop.call_at(when, calls.append, 1)
         run_once(loop)
     assert calls == []
 
