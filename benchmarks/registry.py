@@ -8,9 +8,23 @@ work really happened, so a loop that drops callbacks cannot look fast.
 """
 
 import importlib
+import os
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable
+
+
+class Skip(Exception):
+    """Raised by a benchmark that cannot run here (a missing tool or
+    package); the runner shows the benchmark as skipped on that loop, with
+    this exception's message, instead of failed."""
+
+
+def spare_cpus():
+    """The CPUs the runner may use other than the one this measurement is
+    pinned to, for a helper process such as a load generator."""
+    text = os.environ.get("FASTLOOP_BENCH_SPARE_CPUS", "")
+    return [int(c) for c in text.split(",") if c]
 
 
 @dataclass(frozen=True)

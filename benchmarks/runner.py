@@ -149,7 +149,8 @@ class _Table:
 
     def row(self, bench, rates, ratios, errors):
         cells = [bench.name, bench.unit]
-        cells += ["FAILED" if name in errors else _fmt_cell(rates.get(name, []))
+        cells += [_fmt_cell(rates.get(name, [])) if name not in errors
+                  else "skipped" if errors[name].startswith("skipped") else "FAILED"
                   for name in self.loops]
         cells += ["-" if ratios.get(b) is None else f"{ratios[b]:.2f}x" for b in self.ratio_bases]
         cells.append(_targets_text(bench, ratios))
@@ -175,6 +176,9 @@ def _run_benchmark(bench, loops, args, cpu, progress):
             if error:
                 # One failure is enough to distrust the rest for that loop.
                 errors[name] = error
+                continue
+            if "skipped" in result:
+                errors[name] = "skipped: " + result["skipped"]
                 continue
             result.update(repeat=r, position=position,
                           ops_per_sec=result["ops"] / result["seconds"])
@@ -234,7 +238,7 @@ def main(argv=None):
         "cpu": cpu, "cpu_model": info["cpu_model"], "repeat": args.repeat,
         "loops": info["loops"], "benchmarks": {},
     }
-    all_errors = []
+    failures, skips = [], []
     started = time.monotonic()
     for bench in selected:
         runs, errors = _run_benchmark(bench, loops, args, cpu, progress)
@@ -247,7 +251,11 @@ def main(argv=None):
         rates = {name: [r["ops_per_sec"] for r in rs] for name, rs in runs.items()
                  if name not in errors}
         table.row(bench, rates, ratios, errors)
-        all_errors += [f"{bench.name} on {name}: {err}" for name, err in errors.items()]
+        for name, err in errors.items():
+            if err.startswith("skipped"):
+                skips.append(f"{bench.name} on {name}: {err[len('skipped: '):]}")
+            else:
+                failures.append(f"{bench.name} on {name}: {err}")
         report["benchmarks"][bench.name] = {
             "group": bench.group, "unit": bench.unit, "n": bench.n,
             "warmup_n": bench.warmup_n, "targets": bench.targets, "runs": runs,
@@ -255,11 +263,13 @@ def main(argv=None):
             "ratios": {f"{_SUBJECT}/{b}": v for b, v in ratios.items() if v is not None},
         }
     print(f"\n{len(selected)} benchmarks in {time.monotonic() - started:.0f} s")
-    for line in all_errors:
+    for line in skips:
+        print(f"skipped {line}")
+    for line in failures:
         print(f"FAILED {line}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
             f.write("\n")
         print(f"raw numbers written to {args.json}")
-    return 1 if all_errors else 0
+    return 1 if failures else 0

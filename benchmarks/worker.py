@@ -3,7 +3,7 @@
 The runner starts this once per (benchmark, loop, repeat).  It pins itself
 to one CPU, makes the loop, runs a short warm-up of the same benchmark on it,
 collects garbage, runs the measured benchmark and prints one JSON line:
-{"ops": ..., "seconds": ...}.  With --probe it instead reports which loops
+{"ops": ..., "seconds": ...}, or {"skipped": reason}.  With --probe it instead reports which loops
 can be made on this interpreter, and the interpreter and CPU it runs on.
 """
 
@@ -16,6 +16,8 @@ import sys
 
 
 def _pin(cpu):
+    spare = sorted(os.sched_getaffinity(0) - {cpu})
+    os.environ["FASTLOOP_BENCH_SPARE_CPUS"] = ",".join(map(str, spare))
     # Threads started later (call_soon_threadsafe's producer) inherit this.
     os.sched_setaffinity(0, {cpu})
 
@@ -44,7 +46,7 @@ def _probe(loop_names):
 
 def _measure(bench_name, loop_name, n, warmup_n):
     from .loops import new_loop
-    from .registry import load_all
+    from .registry import Skip, load_all
 
     bench = {b.name: b for b in load_all()}[bench_name]
     loop = new_loop(loop_name)
@@ -53,6 +55,8 @@ def _measure(bench_name, loop_name, n, warmup_n):
             bench.func(loop, warmup_n)
         gc.collect()
         ops, seconds = bench.func(loop, n)
+    except Skip as exc:
+        return {"skipped": str(exc)}
     finally:
         loop.close()
     return {"ops": ops, "seconds": seconds}
