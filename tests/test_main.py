@@ -5,12 +5,10 @@ Each test runs the same program both ways in subprocesses and compares
 stdout, stderr and the exit status.  The programs print the module of their
 running loop's class, so the tests also check that fastloop really ran; that
 line is then masked and everything else must match.  In tracebacks the
-frames of the event loop itself necessarily differ (asyncio's
-base_events.py and events.py against fastloop's _loop.py and C code): each
-run of them is masked as one line; every other frame must be the same.
+frames of the event loop itself are masked (see _subproc.LOOP_FRAME); every
+other frame must be the same.
 """
 
-import os
 import re
 import signal
 import subprocess
@@ -18,28 +16,12 @@ import sys
 import textwrap
 
 import pytest
+from _subproc import child_env, mask_loop_frames
 
-import fastloop
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(fastloop.__file__)))
 TIMEOUT = 60
 
 LOOP_LINE = re.compile(r"^loop: (\S+)$", re.M)
-LOOP_FRAME = re.compile(
-    r'  File "[^"]*(?:asyncio/base_events\.py|asyncio/events\.py|fastloop/_loop\.py)", '
-    r"line \d+, in \w+$"
-)
-
 SHOW_LOOP = "print('loop:', type(asyncio.get_running_loop()).__module__)"
-
-
-def child_env():
-    env = dict(os.environ)
-    paths = [REPO] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    env["PYTHONIOENCODING"] = "utf-8"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
 
 
 def python(args, cwd, options=()):
@@ -51,24 +33,6 @@ def python(args, cwd, options=()):
         text=True,
         timeout=TIMEOUT,
     )
-
-
-def mask_loop_frames(text):
-    """Replace each run of the loop's own traceback frames (headers and
-    source lines) with one line."""
-    out = []
-    skipping = False
-    for line in text.splitlines():
-        if LOOP_FRAME.match(line):
-            if not skipping:
-                out.append('  File "<event loop>"')
-            skipping = True
-            continue
-        if skipping and line.startswith("    "):
-            continue
-        skipping = False
-        out.append(line)
-    return "\n".join(out)
 
 
 def loops_named(stdout):
