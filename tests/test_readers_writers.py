@@ -117,6 +117,20 @@ def test_reader_and_writer_on_the_same_fd(loop, pair):
     assert not loop.remove_writer(a)
 
 
+def test_order_within_one_iteration(loop, pair):
+    """Callbacks already queued run first, then the I/O callbacks of this
+    iteration's poll, then the timers that became due."""
+    a, b = pair
+    got = []
+    b.send(b"x")
+    loop.add_reader(a, got.append, "io")
+    loop.call_at(loop.time() - 1, got.append, "timer")
+    loop.call_soon(got.append, "soon")
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert got == ["soon", "io", "timer"]
+
+
 def test_reader_runs_before_writer_of_the_same_fd(loop, pair):
     """Both queued in one iteration: asyncio queues the reader first."""
     a, b = pair

@@ -126,6 +126,24 @@ def test_callback_scheduled_by_a_timer_runs_next_iteration(loop):
     assert calls == ["timer", "soon"]
 
 
+def test_timer_never_fires_before_its_deadline(loop):
+    """A timer runs once loop.time() has reached its deadline, give or take
+    the clock's resolution (both loops allow that much)."""
+    early = []
+    done = []
+
+    def cb(h):
+        if loop.time() < h[0].when() - 1e-6:
+            early.append((loop.time(), h[0].when()))
+        done.append(1)
+
+    for delay in (0.0005, 0.001, 0.0015, 0.002, 0.005, 0.011):
+        box = []
+        box.append(loop.call_later(delay, cb, box))
+    run_until_called(loop, 6, done)
+    assert early == []
+
+
 def test_sleep_waits_for_a_timer(loop):
     result = loop.run_until_complete(asyncio.sleep(0.01, "slept"))
     assert result == "slept"
