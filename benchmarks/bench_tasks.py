@@ -140,19 +140,21 @@ def async_tree(loop, n):
     return _run(loop, main)
 
 
-_QUEUE_SIZE = 100
+_QUEUE_SIZE = 1
 
 
 @benchmark(
     group="tasks",
-    n=400_000,
+    n=50_000,
     unit="items",
     targets={"asyncio": 1.5},
 )
 def queue_producer_consumer(loop, n):
-    """One producer task puts n items into an asyncio.Queue(maxsize=100) and
-    one consumer task gets them; the bound makes the two tasks take turns.
-    An operation is one item put and got."""
+    """One producer task puts n items into an asyncio.Queue(maxsize=1) and
+    one consumer task gets them, so every item is a hand-off: the producer
+    waits for room, the consumer for the item.  (With a roomy queue the tasks
+    would switch only once per queue-full and this would time little but
+    asyncio.Queue's own Python code.)  An operation is one item put and got."""
 
     async def producer(queue):
         for i in range(n):

@@ -38,7 +38,7 @@ def _parse_args(argv):
         help="comma-separated benchmark or group names (default: all)",
     )
     parser.add_argument(
-        "--repeat", type=int, default=5,
+        "--repeat", type=int, default=7,
         help="measurements per loop and benchmark; the median is quoted (default: %(default)s)",
     )
     parser.add_argument(
