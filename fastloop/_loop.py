@@ -17,6 +17,7 @@ from asyncio import coroutines, events, futures, tasks
 from asyncio.log import logger
 
 from . import _core
+from ._signals import SignalHandlersMixin
 
 _PY312 = sys.version_info >= (3, 12)
 # The default exception handler runs a custom handler inside the context of
@@ -40,7 +41,7 @@ def _set_result_unless_cancelled(fut, result):
         fut.set_result(result)
 
 
-class Loop(_core.Loop, asyncio.AbstractEventLoop):
+class Loop(_core.Loop, SignalHandlersMixin, asyncio.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):
@@ -131,6 +132,7 @@ class Loop(_core.Loop, asyncio.AbstractEventLoop):
             return
         if self.get_debug():
             logger.debug("Close %r", self)
+        self._close_signal_handlers()
         self._close()
         self._executor_shutdown_called = True
         executor = self._default_executor
