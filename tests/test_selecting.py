@@ -62,13 +62,6 @@ def test_run_propagates_exceptions_and_closes_the_loop():
     assert seen[0].is_closed()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fastloop.run() enters asyncio.Runner before checking for a running "
-    "loop: Runner.__exit__ then fails with 'Cannot run the event loop while "
-    "another loop is running' and leaks a loop and a never-awaited "
-    "shutdown_asyncgens() (fastloop/__init__.py)",
-)
 def test_run_refuses_to_nest():
     """As asyncio.run() does: refuse at once, creating no loop."""
 
