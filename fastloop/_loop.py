@@ -18,6 +18,7 @@ from asyncio.log import logger
 
 from . import _core
 from ._network import NetworkMixin, SockMixin
+from ._signals import SignalHandlersMixin
 
 _PY312 = sys.version_info >= (3, 12)
 # The default exception handler runs a custom handler inside the context of
@@ -41,7 +42,7 @@ def _set_result_unless_cancelled(fut, result):
         fut.set_result(result)
 
 
-class Loop(_core.Loop, NetworkMixin, SockMixin, asyncio.AbstractEventLoop):
+class Loop(_core.Loop, SignalHandlersMixin, NetworkMixin, SockMixin, asyncio.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):
@@ -132,6 +133,7 @@ class Loop(_core.Loop, NetworkMixin, SockMixin, asyncio.AbstractEventLoop):
             return
         if self.get_debug():
             logger.debug("Close %r", self)
+        self._close_signal_handlers()
         self._close()
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -208,7 +210,7 @@ class Loop(_core.Loop, NetworkMixin, SockMixin, asyncio.AbstractEventLoop):
 
     def set_default_executor(self, executor):
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
-            raise TypeError("executor must be ThreadPoolExecutor")
+            raise TypeError("executor must be ThreadPoolExecutor instance")
         self._default_executor = executor
 
     async def shutdown_default_executor(self, timeout=None):
