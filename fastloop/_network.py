@@ -351,7 +351,14 @@ class _Listener:
 
 # ---- sock_* ------------------------------------------------------------------
 # Each call tries the system call first and waits for the fd only when it
-# would block, as asyncio's selector loop does.
+# would block, as asyncio's selector loop does.  sock_recv, sock_recv_into
+# and sock_sendall are C (sockops.c); the rarer ones wait through
+# add_reader/add_writer.
+
+
+_sock_recv = _core.sock_recv
+_sock_recv_into = _core.sock_recv_into
+_sock_sendall = _core.sock_sendall
 
 
 def _check_sock(loop, sock):
@@ -381,23 +388,17 @@ class SockMixin:
 
     async def sock_recv(self, sock, n):
         _check_sock(self, sock)
-        try:
-            return sock.recv(n)
-        except (BlockingIOError, InterruptedError):
-            pass
-        fut = self.create_future()
-        self._wait_reader(fut, sock, _retry_call, sock.recv, n)
-        return await fut
+        result = _sock_recv(self, sock, n)
+        if result.__class__ is bytes:
+            return result
+        return await result
 
     async def sock_recv_into(self, sock, buf):
         _check_sock(self, sock)
-        try:
-            return sock.recv_into(buf)
-        except (BlockingIOError, InterruptedError):
-            pass
-        fut = self.create_future()
-        self._wait_reader(fut, sock, _retry_call, sock.recv_into, buf)
-        return await fut
+        result = _sock_recv_into(self, sock, buf)
+        if result.__class__ is int:
+            return result
+        return await result
 
     async def sock_recvfrom(self, sock, bufsize):
         _check_sock(self, sock)
@@ -423,15 +424,10 @@ class SockMixin:
 
     async def sock_sendall(self, sock, data):
         _check_sock(self, sock)
-        try:
-            n = sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        if n == len(data):
+        result = _sock_sendall(self, sock, data)
+        if result is None:
             return
-        fut = self.create_future()
-        self._wait_writer(fut, sock, _sendall_more, memoryview(data), [n])
-        return await fut
+        return await result
 
     async def sock_sendto(self, sock, data, address):
         _check_sock(self, sock)
@@ -501,26 +497,6 @@ def _retry_call(fut, sock, method, *args):
         fut.set_exception(exc)
     else:
         fut.set_result(result)
-
-
-def _sendall_more(fut, sock, view, pos):
-    if fut.done():
-        return
-    start = pos[0]
-    try:
-        n = sock.send(view[start:])
-    except (BlockingIOError, InterruptedError):
-        return
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        fut.set_exception(exc)
-        return
-    start += n
-    if start == len(view):
-        fut.set_result(None)
-    else:
-        pos[0] = start
 
 
 def _connect_done(fut, sock, address):

@@ -178,6 +178,8 @@ int fl_io_set_owner_events(LoopObject *loop, int fd, PyObject *owner, unsigned e
 void fl_io_detach(LoopObject *loop, int fd, PyObject *owner);
 /* asyncio's _ensure_fd_no_transport: RuntimeError naming fileobj. */
 int fl_io_check_no_transport(LoopObject *loop, int fd, PyObject *fileobj);
+/* The owner of fd, borrowed; or NULL. */
+PyObject *fl_io_owner(LoopObject *loop, int fd);
 /* The owner of fd, still claiming it, borrowed; or NULL. */
 PyObject *fl_io_claiming_owner(LoopObject *loop, int fd);
 

@@ -355,6 +355,13 @@ fl_io_traverse(LoopObject *loop, visitproc visit, void *arg)
 /* ---- fds owned by C transports and listeners --------------------------- */
 
 PyObject *
+fl_io_owner(LoopObject *loop, int fd)
+{
+    fd_watch *w = fd < 0 || loop->closed ? NULL : watch_for(loop, fd, 0);
+    return w == NULL ? NULL : w->owner;
+}
+
+PyObject *
 fl_io_claiming_owner(LoopObject *loop, int fd)
 {
     fd_watch *w = fd < 0 ? NULL : watch_for(loop, fd, 0);

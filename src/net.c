@@ -32,6 +32,9 @@ fl_net_on_event(LoopObject *loop, PyObject *owner, unsigned events)
     else if (Py_IS_TYPE(owner, st->net.ListenerType)) {
         status = fl_listener_on_event((ListenerObject *)owner, events);
     }
+    else if (Py_IS_TYPE(owner, st->net.WaiterType)) {
+        status = fl_waiter_on_event(owner, events);
+    }
     else {
         PyErr_Format(PyExc_SystemError, "fastloop: %R cannot own an fd", owner);
         return -1;
@@ -141,7 +144,15 @@ fl_net_init(PyObject *module, fl_state *st)
         return -1;
     }
     net->ListenerType = (PyTypeObject *)listener;
-    return PyModule_AddObjectRef(module, "Listener", listener);
+    if (PyModule_AddObjectRef(module, "Listener", listener) < 0) {
+        return -1;
+    }
+    PyObject *waiter = PyType_FromModuleAndSpec(module, &fl_waiter_spec, NULL);
+    if (waiter == NULL) {
+        return -1;
+    }
+    net->WaiterType = (PyTypeObject *)waiter;
+    return PyModule_AddFunctions(module, fl_sockops_methods);
 }
 
 int
@@ -149,6 +160,7 @@ fl_net_traverse(fl_state *st, visitproc visit, void *arg)
 {
     Py_VISIT(st->net.SocketTransportType);
     Py_VISIT(st->net.ListenerType);
+    Py_VISIT(st->net.WaiterType);
     Py_VISIT(st->net.helpers);
     Py_VISIT(st->net.BufferedProtocol);
     return 0;
@@ -160,6 +172,7 @@ fl_net_clear(fl_state *st)
     fl_net_state *net = &st->net;
     Py_CLEAR(net->SocketTransportType);
     Py_CLEAR(net->ListenerType);
+    Py_CLEAR(net->WaiterType);
     Py_CLEAR(net->helpers);
     Py_CLEAR(net->BufferedProtocol);
     Py_CLEAR(net->str_connection_made);

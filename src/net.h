@@ -12,6 +12,7 @@
 typedef struct {
     PyTypeObject *SocketTransportType;
     PyTypeObject *ListenerType;
+    PyTypeObject *WaiterType;       /* sockops.c */
 
     /* fastloop._network, imported on first use: the Python side of the
      * rare paths (debug logging, reporting errors). */

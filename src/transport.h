@@ -70,9 +70,12 @@ typedef struct {
 
 extern PyType_Spec fl_transport_spec;
 extern PyType_Spec fl_listener_spec;
+extern PyType_Spec fl_waiter_spec;
+extern PyMethodDef fl_sockops_methods[];
 
 int fl_transport_on_event(TransportObject *self, unsigned events);
 int fl_listener_on_event(ListenerObject *self, unsigned events);
+int fl_waiter_on_event(PyObject *self, unsigned events);
 
 /* fastloop._network.<name>(*args); a new reference or NULL. */
 PyObject *fl_net_call(fl_state *st, const char *name, PyObject *const *args, size_t nargs);

@@ -206,3 +206,80 @@ def test_getaddrinfo_and_getnameinfo(loop):
         )
 
     run(loop, main())
+
+
+def test_concurrent_recv_and_sendall_on_one_socket(loop):
+    async def main():
+        a, b = await connected_pair(loop)
+        with a, b:
+            b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+            payload = b"p" * (8 * 1024 * 1024)
+            # a's send fills up while a also waits to receive
+            recv = loop.create_task(loop.sock_recv(a, 100))
+            send = loop.create_task(loop.sock_sendall(a, payload))
+            await asyncio.sleep(0.01)
+            assert not send.done() and not recv.done()
+            await loop.sock_sendall(b, b"reply")
+            assert await recv == b"reply"
+            got = 0
+            while got < len(payload):
+                got += len(await loop.sock_recv(b, 1 << 20))
+            await send
+            assert got == len(payload)
+
+    run(loop, main())
+
+
+def test_sock_recv_on_a_transport_socket_is_refused(loop):
+    async def main():
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        tr, _ = await loop.create_connection(asyncio.Protocol, *server.sockets[0].getsockname())
+        sock = tr.get_extra_info("socket")._sock
+        with pytest.raises(RuntimeError, match="is used by transport"):
+            await loop.sock_recv(sock, 10)
+        tr.close()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0)
+
+    run(loop, main())
+
+
+def test_sock_recv_bad_arguments(loop):
+    async def main():
+        a, b = await connected_pair(loop)
+        with a, b:
+            with pytest.raises(ValueError, match="negative buffersize in recv"):
+                await loop.sock_recv(a, -1)
+            with pytest.raises(TypeError):
+                await loop.sock_recv(a, "10")
+            with pytest.raises(TypeError, match="must be read-write bytes-like object, not bytes"):
+                await loop.sock_recv_into(a, b"read-only")
+            with pytest.raises(TypeError, match="a bytes-like object is required, not 'str'"):
+                await loop.sock_sendall(a, "text")
+        with pytest.raises(OSError):
+            await loop.sock_recv(a, 10)  # closed socket
+        with pytest.raises(OSError):
+            await loop.sock_sendall(a, b"x")
+
+    run(loop, main())
+
+
+def test_sendall_of_a_reused_bytearray_sends_what_was_given(loop):
+    async def main():
+        a, b = await connected_pair(loop)
+        with a, b:
+            b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+            data = bytearray(b"1" * (4 * 1024 * 1024))
+            send = loop.create_task(loop.sock_sendall(a, data))
+            await asyncio.sleep(0.01)
+            assert not send.done()
+            got = bytearray()
+            while len(got) < len(data):
+                got += await loop.sock_recv(b, 1 << 20)
+            await send
+            assert got == b"1" * len(data)
+
+    run(loop, main())
