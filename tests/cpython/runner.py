@@ -12,10 +12,12 @@ import asyncio.base_events
 import contextlib
 import dataclasses
 import faulthandler
+import gc
 import importlib
 import pkgutil
 import re
 import sys
+import threading
 import traceback
 import unittest
 import warnings
@@ -110,6 +112,10 @@ class Suite:
     # TestLoop, which drives tasks on a fake clock).  If not, a test that
     # creates one fails: it would prove nothing about fastloop.
     stock_loops_allowed = False
+    # {version range: {test id: reason}}: tests that may create stock loops
+    # as bystanders (a loop of another thread, say) while fastloop stays the
+    # loop under test.
+    stock_loops_allowed_in = {}
     # Whether a test that passes must have created a fastloop loop.  One
     # that never touches a loop (it checks asyncio's argument validation,
     # say) proves nothing about fastloop: exclude it with a reason saying so.
@@ -131,14 +137,12 @@ class Suite:
         ]
 
     def exclusions(self, version=PY):
-        merged = {}
-        for spec, entries in self.excluded.items():
-            if version_matches(spec, version):
-                for test_id, reason in entries.items():
-                    if test_id in merged:
-                        raise ValueError(f"{test_id} is excluded twice for {version}")
-                    merged[test_id] = reason
-        return merged
+        """{test id: reason} of the tests left out on `version`."""
+        return _merge_ranges(self.excluded, version)
+
+    def stock_loop_allowances(self, version=PY):
+        """{test id: reason} of the tests that may create stock loops on `version`."""
+        return _merge_ranges(self.stock_loops_allowed_in, version)
 
     @contextlib.contextmanager
     def environment(self):
@@ -208,10 +212,22 @@ class Suite:
         return cases
 
     def stale_exclusions(self, cases):
-        """Exclusions for this Python that name no test: a renamed or
-        removed test, or a range that says the wrong version."""
+        """Exclusions (and stock-loop allowances) for this Python that name no
+        test: a renamed or removed test, or a range that says the wrong
+        version."""
         known = {case.test_id for case in cases}
-        return sorted(set(self.exclusions()) - known)
+        return sorted((set(self.exclusions()) | set(self.stock_loop_allowances())) - known)
+
+
+def _merge_ranges(by_range, version):
+    merged = {}
+    for spec, entries in by_range.items():
+        if version_matches(spec, version):
+            for test_id, reason in entries.items():
+                if test_id in merged:
+                    raise ValueError(f"{test_id} is listed twice for {version}")
+                merged[test_id] = reason
+    return merged
 
 
 def _testcase_classes(module):
@@ -298,26 +314,85 @@ def _watchdog(seconds):
         faulthandler.cancel_dump_traceback_later()
 
 
+@contextlib.contextmanager
+def _hygiene(problems):
+    """What CPython's regrtest treats as a failed test besides a failed
+    assertion: support.environment_altered (dangling threads or processes,
+    a test's own check), an unraisable exception (an error in __del__ or a
+    finalizer), an exception in a thread; and here also any ResourceWarning
+    (an unclosed loop, socket or transport)."""
+    from test import support
+
+    support.environment_altered = False
+    saved_unraisablehook = sys.unraisablehook
+    saved_excepthook = threading.excepthook
+
+    def unraisablehook(unraisable):
+        text = "".join(
+            traceback.format_exception(
+                unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback
+            )
+        )
+        message = unraisable.err_msg or "Exception ignored in"
+        problems.append(f"unraisable exception: {message}: {unraisable.object!r}\n{text}")
+
+    def excepthook(args):
+        text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        problems.append(f"exception in thread {args.thread}:\n{text}")
+
+    sys.unraisablehook = unraisablehook
+    threading.excepthook = excepthook
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            try:
+                yield
+            finally:
+                # Finalizers of the test's garbage run now, while it is
+                # still the test's: "unclosed event loop" and friends.
+                gc.collect()
+    finally:
+        sys.unraisablehook = saved_unraisablehook
+        threading.excepthook = saved_excepthook
+    for warning in caught:
+        if issubclass(warning.category, ResourceWarning):
+            problems.append(f"{warning.category.__name__}: {warning.message} ({warning.filename}:{warning.lineno})")
+        else:
+            # Let pytest see the other warnings as if not recorded here.
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno, registry={})
+    if support.environment_altered:
+        support.environment_altered = False
+        problems.append(
+            "the test altered the environment (CPython's support.environment_altered: "
+            "dangling threads or child processes, see the captured output)"
+        )
+
+
 def run_case(case):
     """Run one CPython test on fastloop and say how it went."""
     if case.error is not None:
         return Outcome("failed", case.error)
     test = case.cls(case.method)
     result = unittest.TestResult()
-    with _watchdog(case.suite.timeout), case.suite.environment(), _watch_loops() as created:
-        # A one-test suite, so that setUpClass/setUpModule and their
-        # tearDowns run as they do under unittest.
-        unittest.TestSuite([test]).run(result)
     problems = []
+    hygiene = []
+    with _watchdog(case.suite.timeout), _hygiene(hygiene), case.suite.environment():
+        with _watch_loops() as created:
+            # A one-test suite, so that setUpClass/setUpModule and their
+            # tearDowns run as they do under unittest.
+            unittest.TestSuite([test]).run(result)
+        del test
     for failed, text in result.errors + result.failures:
         problems.append(f"{failed}\n{text}")
+    problems.extend(hygiene)
     for unexpected in result.unexpectedSuccesses:
         problems.append(f"{unexpected}: unexpected success")
     if asyncio._get_running_loop() is not None:
         asyncio._set_running_loop(None)
         problems.append("the test left a running loop registered")
     stock = [cls for cls in created if not issubclass(cls, fastloop.Loop)]
-    if stock and not case.suite.stock_loops_allowed:
+    stock_ok = case.suite.stock_loops_allowed or case.test_id in case.suite.stock_loop_allowances()
+    if stock and not stock_ok:
         names = ", ".join(sorted({f"{c.__module__}.{c.__qualname__}" for c in stock}))
         problems.append(
             f"the test created stock asyncio loops ({names}), so it did not test "
