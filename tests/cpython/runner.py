@@ -171,6 +171,28 @@ class Suite:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 asyncio.set_event_loop_policy(saved)
 
+    def check_loops(self, case, created, passing):
+        """Problems with the loops a test created (`created`: their classes,
+        in order), which make it prove nothing about fastloop.  `passing`
+        says whether the test passed otherwise.  Override to check more
+        (that the Task under test is fastloop's, say)."""
+        problems = []
+        stock = [cls for cls in created if not issubclass(cls, fastloop.Loop)]
+        stock_ok = self.stock_loops_allowed or case.test_id in self.stock_loop_allowances()
+        if stock and not stock_ok:
+            names = ", ".join(sorted({f"{c.__module__}.{c.__qualname__}" for c in stock}))
+            problems.append(
+                f"the test created stock asyncio loops ({names}), so it did not test "
+                "fastloop: adapt the suite so these become fastloop loops, or exclude "
+                "the test with the reason"
+            )
+        if passing and self.require_fastloop_loop and len(stock) == len(created):
+            problems.append(
+                "the test passed without creating a fastloop loop, so it proves nothing "
+                "about fastloop: adapt the suite, or exclude the test with reasons.stock_only()"
+            )
+        return problems
+
     # ---- listing ---------------------------------------------------------
 
     def cases(self):
@@ -390,21 +412,8 @@ def run_case(case):
     if asyncio._get_running_loop() is not None:
         asyncio._set_running_loop(None)
         problems.append("the test left a running loop registered")
-    stock = [cls for cls in created if not issubclass(cls, fastloop.Loop)]
-    stock_ok = case.suite.stock_loops_allowed or case.test_id in case.suite.stock_loop_allowances()
-    if stock and not stock_ok:
-        names = ", ".join(sorted({f"{c.__module__}.{c.__qualname__}" for c in stock}))
-        problems.append(
-            f"the test created stock asyncio loops ({names}), so it did not test "
-            "fastloop: adapt the suite so these become fastloop loops, or exclude "
-            "the test with the reason"
-        )
-    fastloop_loops = len(created) - len(stock)
-    if not problems and not result.skipped and case.suite.require_fastloop_loop and not fastloop_loops:
-        problems.append(
-            "the test passed without creating a fastloop loop, so it proves nothing "
-            "about fastloop: adapt the suite, or exclude the test with reasons.stock_only()"
-        )
+    fastloop_loops = sum(1 for cls in created if issubclass(cls, fastloop.Loop))
+    problems.extend(case.suite.check_loops(case, created, passing=not problems and not result.skipped))
     if problems:
         return Outcome("failed", "\n".join(problems), fastloop_loops)
     if result.skipped:

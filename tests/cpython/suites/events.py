@@ -169,6 +169,7 @@ class EventsSuite(runner.Suite):
                 assert isinstance(self.loop, fastloop.Loop), self.loop
 
         FastloopEventLoopTests.__module__ = module.__name__
+        FastloopEventLoopTests.__qualname__ = "FastloopEventLoopTests"
         classes = [FastloopEventLoopTests]
         for name, cls in runner._testcase_classes(module):
             if name not in self.not_adapted:
