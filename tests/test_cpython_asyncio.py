@@ -17,18 +17,28 @@ Where things live (tests/cpython/):
   report.py         `python3 -m tests.cpython.report test_locks` runs whole
                     modules, in scope or not, and lists what fails.
 
-How the tests get fastloop: test_events' EventLoopTestsMixin is mixed into
-FastloopEventLoopTests whose create_event_loop() returns a fastloop loop;
-test_runners' BaseTest.new_loop() returns a fastloop loop; every other test
-runs with fastloop.EventLoopPolicy installed (and asyncio's default policy
-class building fastloop loops), so asyncio.run() and asyncio.new_event_loop()
-give fastloop.  Two guards keep this honest: a test that creates a stock
-asyncio loop fails, and so does a test that passes without creating any
-fastloop loop (exclude it with reasons.stock_only() if it only tests stock
-asyncio).  A stale exclusion (naming no test on this Python) fails too.
+How the tests get fastloop: each suite's adapt() subclasses the CPython
+classes so that the loop under test is a fastloop loop: test_events mixes
+EventLoopTestsMixin into FastloopEventLoopTests whose create_event_loop()
+returns one; test_base_events and test_unix_events replace the setUp() that
+builds a stock loop; test_runners' BaseTest.new_loop() returns one; and every
+test runs with fastloop.EventLoopPolicy installed (and asyncio's default
+policy class building fastloop loops), so asyncio.run() and
+asyncio.new_event_loop() inside the tests give fastloop.  Guards keep this
+honest: a test that creates a stock asyncio loop fails (unless its suite
+allows it as a bystander, with a reason), and so does a test that passes
+without creating any fastloop loop (exclude it with reasons.stock_only() if
+it only tests stock asyncio).  As under CPython's regrtest, a test also
+fails on an altered environment (dangling threads or processes), an
+unraisable exception or an exception in a thread, and here on any
+ResourceWarning (an unclosed loop, socket or transport).  A stale
+exclusion (naming no test on this Python) fails too.
 
 To bring a module into scope: run the report on it, add suites/<name>.py
 (copy suites/context.py), and list what cannot pass yet, with reasons.
+Modules whose tests drive a Future or Task class on CPython's fake-clock
+TestLoop (test_futures, test_tasks) set stock_loops_allowed and override
+Suite.check_loops() to check instead that the class under test is fastloop's.
 """
 
 import os
