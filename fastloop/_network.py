@@ -39,7 +39,6 @@ _set_result_unless_cancelled = futures._set_result_unless_cancelled
 _SOCK_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 
 _SocketTransport = _core.SocketTransport
-_SocketTransport._sendfile_compatible = constants._SendfileMode.FALLBACK
 
 _RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -73,7 +72,6 @@ _BORROWED_FROM_BASE = (
     "connect_accepted_socket",
     "getnameinfo",
     "sendfile",
-    "_sendfile_native",
     "_sendfile_fallback",
     "sock_sendfile",
     "_sock_sendfile_fallback",
@@ -176,6 +174,21 @@ class NetworkMixin:
         )
         self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)
         return ssl_protocol._app_transport
+
+    async def _sendfile_native(self, transp, file, offset, count):
+        # os.sendfile() on the transport's socket, once what the transport
+        # buffered is out; the transport lends its fd meanwhile.
+        resume_reading = transp.is_reading()
+        transp.pause_reading()
+        await transp._make_empty_waiter()
+        transp._lend_fd(True)
+        try:
+            return await self.sock_sendfile(transp._sock, file, offset, count, fallback=False)
+        finally:
+            transp._lend_fd(False)
+            transp._reset_empty_waiter()
+            if resume_reading:
+                transp.resume_reading()
 
     # ---- serving ---------------------------------------------------------
 
@@ -288,11 +301,11 @@ class _Listener:
         self.server = server
         self.ssl_handshake_timeout = ssl_handshake_timeout
         self.ssl_shutdown_timeout = ssl_shutdown_timeout
+        self.retry = None
+        self.core = _core.Listener(loop, sock, self._on_accept, self._on_error, backlog)
         self.family = sock.family
         self.type = sock.type | _SOCK_NONBLOCK
         self.proto = sock.proto
-        self.retry = None
-        self.core = _core.Listener(loop, sock, self._on_accept, self._on_error, backlog)
 
     def resume(self):
         self.retry = None
@@ -370,21 +383,25 @@ def _check_sock(loop, sock):
 class SockMixin:
     """The sock_* coroutines of fastloop.Loop."""
 
-    def _sock_read_done(self, fd, fut):
-        self.remove_reader(fd)
+    # The done-callbacks leave the fd alone if another operation has since
+    # replaced this one's handle (asyncio's rule).
+    def _sock_read_done(self, fd, handle, fut):
+        if not handle.cancelled():
+            self.remove_reader(fd)
 
-    def _sock_write_done(self, fd, fut):
-        self.remove_writer(fd)
+    def _sock_write_done(self, fd, handle, fut):
+        if not handle.cancelled():
+            self.remove_writer(fd)
 
     def _wait_reader(self, fut, sock, callback, *args):
         fd = sock.fileno()
-        self.add_reader(fd, callback, fut, sock, *args)
-        fut.add_done_callback(functools.partial(self._sock_read_done, fd))
+        handle = self._add_reader(fd, callback, fut, sock, *args)
+        fut.add_done_callback(functools.partial(self._sock_read_done, fd, handle))
 
     def _wait_writer(self, fut, sock, callback, *args):
         fd = sock.fileno()
-        self.add_writer(fd, callback, fut, sock, *args)
-        fut.add_done_callback(functools.partial(self._sock_write_done, fd))
+        handle = self._add_writer(fd, callback, fut, sock, *args)
+        fut.add_done_callback(functools.partial(self._sock_write_done, fd, handle))
 
     async def sock_recv(self, sock, n):
         _check_sock(self, sock)
@@ -407,7 +424,7 @@ class SockMixin:
         except (BlockingIOError, InterruptedError):
             pass
         fut = self.create_future()
-        self._wait_reader(fut, sock, _retry_call, sock.recvfrom, bufsize)
+        self._wait_reader(fut, sock, _retry_call, "recvfrom", bufsize)
         return await fut
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
@@ -419,7 +436,7 @@ class SockMixin:
         except (BlockingIOError, InterruptedError):
             pass
         fut = self.create_future()
-        self._wait_reader(fut, sock, _retry_call, sock.recvfrom_into, buf, nbytes)
+        self._wait_reader(fut, sock, _retry_call, "recvfrom_into", buf, nbytes)
         return await fut
 
     async def sock_sendall(self, sock, data):
@@ -436,7 +453,7 @@ class SockMixin:
         except (BlockingIOError, InterruptedError):
             pass
         fut = self.create_future()
-        self._wait_writer(fut, sock, _retry_call, sock.sendto, data, 0, address)
+        self._wait_writer(fut, sock, _retry_call, "sendto", data, 0, address)
         return await fut
 
     async def sock_connect(self, sock, address):
@@ -485,10 +502,11 @@ class SockMixin:
 
 
 def _retry_call(fut, sock, method, *args):
+    # The method is looked up each time, as asyncio does (tests patch it).
     if fut.done():
         return
     try:
-        result = method(*args)
+        result = getattr(sock, method)(*args)
     except (BlockingIOError, InterruptedError):
         return
     except (SystemExit, KeyboardInterrupt):

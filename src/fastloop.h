@@ -166,6 +166,8 @@ void fl_io_clear(LoopObject *loop);
 int fl_io_traverse(LoopObject *loop, visitproc visit, void *arg);
 PyObject *fl_loop_add_reader(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *fl_loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *fl_loop_add_reader_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *fl_loop_add_writer_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *fl_loop_remove_reader(LoopObject *self, PyObject *fileobj);
 PyObject *fl_loop_remove_writer(LoopObject *self, PyObject *fileobj);
 

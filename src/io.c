@@ -147,9 +147,11 @@ cancel_handle(PyObject *handle)
     return r;
 }
 
+/* add_reader/add_writer; the private _add_reader/_add_writer return the
+ * handle, as asyncio's do (its sock_* calls check it was not replaced). */
 static PyObject *
 add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
-          const char *method)
+          const char *method, int return_handle)
 {
     if (nargs < 2) {
         PyErr_Format(PyExc_TypeError, "%s() missing required positional argument%s",
@@ -191,10 +193,16 @@ add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
         Py_DECREF(h);
         return NULL;
     }
+    PyObject *result = return_handle ? Py_NewRef((PyObject *)h) : Py_NewRef(Py_None);
     if (old != NULL) {
-        return cancel_handle(old);
+        PyObject *r = cancel_handle(old);
+        if (r == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        Py_DECREF(r);
     }
-    Py_RETURN_NONE;
+    return result;
 }
 
 static PyObject *
@@ -234,13 +242,25 @@ remove_watch(LoopObject *self, PyObject *fileobj, int writer)
 PyObject *
 fl_loop_add_reader(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    return add_watch(self, args, nargs, 0, "add_reader");
+    return add_watch(self, args, nargs, 0, "add_reader", 0);
+}
+
+PyObject *
+fl_loop_add_reader_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return add_watch(self, args, nargs, 0, "_add_reader", 1);
+}
+
+PyObject *
+fl_loop_add_writer_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return add_watch(self, args, nargs, 1, "_add_writer", 1);
 }
 
 PyObject *
 fl_loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    return add_watch(self, args, nargs, 1, "add_writer");
+    return add_watch(self, args, nargs, 1, "add_writer", 0);
 }
 
 PyObject *

@@ -22,6 +22,36 @@ fl_net_call(fl_state *st, const char *name, PyObject *const *args, size_t nargs)
 }
 
 int
+fl_net_sock_fd(fl_state *st, PyObject *sock)
+{
+    PyObject *r = PyObject_CallMethodNoArgs(sock, st->str_fileno);
+    if (r != NULL) {
+        PyObject *as_int = PyNumber_Long(r);
+        Py_DECREF(r);
+        r = as_int;
+    }
+    if (r == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)
+                || PyErr_ExceptionMatches(PyExc_TypeError)
+                || PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "Invalid file object: %R", sock);
+        }
+        return -1;
+    }
+    long fd = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (fd == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (fd < 0 || fd > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+        return -1;
+    }
+    return (int)fd;
+}
+
+int
 fl_net_on_event(LoopObject *loop, PyObject *owner, unsigned events)
 {
     fl_state *st = loop->state;
@@ -60,7 +90,8 @@ fl_net_owner_claims(fl_state *st, PyObject *owner)
     /* Only a transport claims its fd, until it starts closing; add_reader()
      * on a listening socket is allowed, as in asyncio. */
     if (Py_IS_TYPE(owner, st->net.SocketTransportType)) {
-        return !((TransportObject *)owner)->closing;
+        TransportObject *t = (TransportObject *)owner;
+        return !t->closing && !t->fd_lent;
     }
     return 0;
 }
@@ -94,6 +125,16 @@ make_transport_type(PyObject *module, fl_state *st)
     if (PyObject_SetAttrString(type, "_start_tls_compatible", Py_True) < 0) {
         return -1;
     }
+    PyObject *constants = PyImport_ImportModule("asyncio.constants");
+    PyObject *modes = constants ? PyObject_GetAttrString(constants, "_SendfileMode") : NULL;
+    PyObject *native = modes ? PyObject_GetAttrString(modes, "TRY_NATIVE") : NULL;
+    Py_XDECREF(constants);
+    Py_XDECREF(modes);
+    if (native == NULL || PyObject_SetAttrString(type, "_sendfile_compatible", native) < 0) {
+        Py_XDECREF(native);
+        return -1;
+    }
+    Py_DECREF(native);
     PyObject *max_size = PyLong_FromLong(FL_RECV_MAX);
     if (max_size == NULL || PyObject_SetAttrString(type, "max_size", max_size) < 0) {
         Py_XDECREF(max_size);

@@ -153,24 +153,15 @@ Listener_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_TypeError, "Listener() needs a fastloop loop");
         return NULL;
     }
-    PyObject *fileno = PyObject_CallMethodNoArgs(sock, st->str_fileno);
-    if (fileno == NULL) {
-        return NULL;
-    }
-    long fd = PyLong_AsLong(fileno);
-    Py_DECREF(fileno);
-    if (fd == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (fd < 0 || fd > INT32_MAX) {
-        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+    int fd = fl_net_sock_fd(st, sock);
+    if (fd < 0) {
         return NULL;
     }
     ListenerObject *self = (ListenerObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
         return NULL;
     }
-    self->fd = (int)fd;
+    self->fd = fd;
     self->backlog = backlog > 0 ? backlog : 1;
     self->sock = Py_NewRef(sock);
     self->on_accept = Py_NewRef(on_accept);

@@ -254,6 +254,68 @@ schedule_method(TransportObject *self, const char *method, PyObject *arg)
     return 0;
 }
 
+/* ---- loop.sendfile()'s empty waiter ------------------------------------ */
+
+/* Complete the empty waiter with set_result(None) (exc NULL) or
+ * set_exception(exc). */
+static int
+finish_empty_waiter(TransportObject *self, PyObject *exc)
+{
+    PyObject *waiter = self->empty_waiter;
+    if (waiter == NULL) {
+        return 0;
+    }
+    Py_INCREF(waiter);
+    PyObject *r = exc ? PyObject_CallMethod(waiter, "set_exception", "O", exc)
+                      : PyObject_CallMethod(waiter, "set_result", "O", Py_None);
+    Py_DECREF(waiter);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *
+Transport_make_empty_waiter(TransportObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Empty waiter is already set");
+        return NULL;
+    }
+    if (self->loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Transport is closed");
+        return NULL;
+    }
+    PyObject *waiter = PyObject_CallMethod((PyObject *)self->loop, "create_future", NULL);
+    if (waiter == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(self->empty_waiter, waiter);
+    if (self->chunk_count == 0 && finish_empty_waiter(self, NULL) < 0) {
+        return NULL;
+    }
+    return Py_NewRef(waiter);
+}
+
+static PyObject *
+Transport_reset_empty_waiter(TransportObject *self, PyObject *Py_UNUSED(ignored))
+{
+    Py_CLEAR(self->empty_waiter);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Transport_lend_fd(TransportObject *self, PyObject *flag)
+{
+    int lent = PyObject_IsTrue(flag);
+    if (lent < 0) {
+        return NULL;
+    }
+    self->fd_lent = (char)lent;
+    Py_RETURN_NONE;
+}
+
 /* ---- closing ----------------------------------------------------------- */
 
 static int
@@ -500,6 +562,14 @@ Transport_call_connection_lost(TransportObject *self, PyObject *exc)
     self->loop = NULL;
     Py_DECREF(loop);
     chunks_clear(self);
+    if (self->empty_waiter != NULL) {
+        PyObject *lost = PyObject_CallFunction(PyExc_ConnectionError, "s",
+                                               "Connection is closed by peer");
+        if (lost == NULL || finish_empty_waiter(self, lost) < 0) {
+            Py_XSETREF(error, fl_fetch_exception());
+        }
+        Py_XDECREF(lost);
+    }
     Py_DECREF(self);
     if (error != NULL) {
         fl_restore_exception(error);
@@ -647,8 +717,17 @@ write_ready(TransportObject *self)
         if (update_interest(self) < 0) {
             PyErr_Clear();
         }
-        return fatal_error(self, fl_oserror_from_errno((int)-n),
-                           "Fatal write error on socket transport");
+        PyObject *exc = fl_oserror_from_errno((int)-n);
+        if (exc == NULL) {
+            return -1;
+        }
+        Py_INCREF(exc);
+        int status = fatal_error(self, exc, "Fatal write error on socket transport");
+        if (status == 0) {
+            status = finish_empty_waiter(self, exc);
+        }
+        Py_DECREF(exc);
+        return status;
     }
     chunks_consume(self, n);
     if (maybe_resume_protocol(self) < 0) {   /* may write, close or abort */
@@ -657,7 +736,7 @@ write_ready(TransportObject *self)
     if (self->chunk_count || self->loop == NULL) {
         return 0;
     }
-    if (set_writing(self, 0) < 0) {
+    if (set_writing(self, 0) < 0 || finish_empty_waiter(self, NULL) < 0) {
         return -1;
     }
     if (self->closing) {
@@ -703,6 +782,20 @@ fl_transport_on_event(TransportObject *self, unsigned events)
 }
 
 static int
+check_writable(TransportObject *self, const char *method)
+{
+    if (self->eof) {
+        PyErr_Format(PyExc_RuntimeError, "Cannot call %s() after write_eof()", method);
+        return -1;
+    }
+    if (self->empty_waiter != NULL) {
+        PyErr_Format(PyExc_RuntimeError, "unable to %s; sendfile is in progress", method);
+        return -1;
+    }
+    return 0;
+}
+
+static int
 check_write_arg(TransportObject *self, PyObject *data, const char *method)
 {
     if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
@@ -710,11 +803,7 @@ check_write_arg(TransportObject *self, PyObject *data, const char *method)
                      Py_TYPE(data)->tp_name);
         return -1;
     }
-    if (self->eof) {
-        PyErr_Format(PyExc_RuntimeError, "Cannot call %s() after write_eof()", method);
-        return -1;
-    }
-    return 0;
+    return check_writable(self, method);
 }
 
 /* Writes after the connection was lost are dropped; asyncio warns after a
@@ -794,8 +883,7 @@ Transport_write(TransportObject *self, PyObject *data)
 static PyObject *
 Transport_writelines(TransportObject *self, PyObject *list_of_data)
 {
-    if (self->eof) {
-        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
+    if (check_writable(self, "writelines") < 0) {
         return NULL;
     }
     PyObject *seq = PySequence_Fast(list_of_data, "writelines() argument must be iterable");
@@ -1148,27 +1236,18 @@ Transport_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_TypeError, "SocketTransport() needs a fastloop loop");
         return NULL;
     }
-    PyObject *fileno = PyObject_CallMethodNoArgs(sock, st->str_fileno);
-    if (fileno == NULL) {
+    int fd = fl_net_sock_fd(st, sock);
+    if (fd < 0) {
         return NULL;
     }
-    long fd = PyLong_AsLong(fileno);
-    Py_DECREF(fileno);
-    if (fd == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (fd < 0 || fd > INT32_MAX) {
-        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
-        return NULL;
-    }
-    if (fl_io_check_no_transport((LoopObject *)loop, (int)fd, sock) < 0) {
+    if (fl_io_check_no_transport((LoopObject *)loop, fd, sock) < 0) {
         return NULL;
     }
     TransportObject *self = (TransportObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
         return NULL;
     }
-    self->fd = (int)fd;
+    self->fd = fd;
     self->high_water = 64 * 1024;
     self->low_water = 16 * 1024;
     self->extra = Py_NewRef(extra);
@@ -1244,6 +1323,7 @@ Transport_traverse(TransportObject *self, visitproc visit, void *arg)
     Py_VISIT(self->extra);
     Py_VISIT(self->server);
     Py_VISIT(self->context);
+    Py_VISIT(self->empty_waiter);
     return 0;
 }
 
@@ -1262,6 +1342,7 @@ Transport_clear(TransportObject *self)
     Py_CLEAR(self->extra);
     Py_CLEAR(self->server);
     Py_CLEAR(self->context);
+    Py_CLEAR(self->empty_waiter);
     chunks_clear(self);
     return 0;
 }
@@ -1421,6 +1502,10 @@ static PyMethodDef Transport_methods[] = {
     {"_start_reading", (PyCFunction)Transport_start_reading, METH_NOARGS, NULL},
     {"_call_connection_lost", (PyCFunction)Transport_call_connection_lost, METH_O, NULL},
     {"_force_close", (PyCFunction)Transport_force_close, METH_O, NULL},
+    {"_make_empty_waiter", (PyCFunction)Transport_make_empty_waiter, METH_NOARGS, NULL},
+    {"_reset_empty_waiter", (PyCFunction)Transport_reset_empty_waiter, METH_NOARGS, NULL},
+    {"_lend_fd", (PyCFunction)Transport_lend_fd, METH_O,
+     "While true, the loop lets add_reader()/add_writer() use the fd (loop.sendfile)."},
     {NULL, NULL, 0, NULL},
 };
 

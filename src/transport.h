@@ -34,6 +34,7 @@ typedef struct {
     PyObject *extra;        /* dict for get_extra_info() */
     PyObject *server;       /* asyncio Server or NULL */
     PyObject *context;      /* protocol callbacks for fd events run in it */
+    PyObject *empty_waiter; /* future of loop.sendfile(): set when the buffer empties */
     PyObject *weakreflist;
     int fd;
 
@@ -52,6 +53,7 @@ typedef struct {
     char reading;           /* read interest wanted (asyncio: reader registered) */
     char writing;           /* write interest wanted (asyncio: writer registered) */
     char lost_called;       /* _call_connection_lost ran */
+    char fd_lent;           /* loop.sendfile() uses the fd: add_writer() may */
 } TransportObject;
 
 typedef struct {
@@ -79,6 +81,10 @@ int fl_waiter_on_event(PyObject *self, unsigned events);
 
 /* fastloop._network.<name>(*args); a new reference or NULL. */
 PyObject *fl_net_call(fl_state *st, const char *name, PyObject *const *args, size_t nargs);
+
+/* sock.fileno() as selectors checks it: ValueError for what is not a
+ * valid file object or descriptor.  The fd, or -1 with an exception. */
+int fl_net_sock_fd(fl_state *st, PyObject *sock);
 
 /* OSError (or its errno subclass) for errno err, as an object. */
 PyObject *fl_oserror_from_errno(int err);
