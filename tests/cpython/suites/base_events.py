@@ -21,7 +21,7 @@ import sys
 import fastloop
 
 from .. import runner
-from ..reasons import NEEDS_SSL, NEEDS_TCP, NEEDS_UDP, internals, needs, stock_only
+from ..reasons import NEEDS_UDP, internals, stock_only
 
 M = "test_base_events."
 B = M + "BaseEventLoopTests."
@@ -32,7 +32,6 @@ NOT_ASYNCIO_HANDLE = (
     "Handle and TimerHandle are C types with asyncio's API but do not derive from "
     "asyncio's Python classes (uvloop's do not either)"
 )
-NEEDS_GETNAMEINFO = needs("loop.getaddrinfo / loop.getnameinfo")
 
 
 class _BaseEventsLogger:
@@ -58,15 +57,30 @@ def _setup(self):
     self.set_event_loop(self.loop)
 
 
+class _NoNativeSendfileLoop(fastloop.Loop):
+    # What BaseLoopSockSendfileTests wants of its loop: no os.sendfile(), so
+    # sock_sendfile() takes asyncio's read-and-send fallback.
+    _sock_sendfile_native = asyncio.base_events.BaseEventLoop._sock_sendfile_native
+
+
+def _setup_no_native_sendfile(self):
+    # CPython's setUp with a fastloop loop in place of BaseSelectorEventLoop().
+    from test.support import os_helper
+    from test.test_asyncio import utils as test_utils
+
+    self.loop = _NoNativeSendfileLoop()
+    self.set_event_loop(self.loop)
+    self.file = open(os_helper.TESTFN, "rb")
+    self.addCleanup(self.file.close)
+    test_utils.TestCase.setUp(self)
+
+
 class BaseEventsSuite(runner.Suite):
     module = "test_base_events"
 
     not_adapted = {
         "BaseEventTests": "tests the module helper base_events._ipaddr_info; no loop is created",
         "TestSelectorUtils": "tests the module helper base_events._set_nodelay; no loop is created",
-        "BaseLoopSockSendfileTests": "tests sock_sendfile's read-and-send fallback on a stock "
-        "BaseSelectorEventLoop that has no native sendfile; to be adapted with fastloop's "
-        "sock_sendfile (" + NEEDS_TCP + ")",
     }
 
     excluded = {
@@ -137,6 +151,8 @@ class BaseEventsSuite(runner.Suite):
                 continue
             if name in ("BaseEventLoopTests", "BaseEventLoopWithSelectorTests"):
                 classes.append(runner.subclass(cls, setUp=_setup))
+            elif name == "BaseLoopSockSendfileTests":
+                classes.append(runner.subclass(cls, setUp=_setup_no_native_sendfile))
             else:
                 classes.append(runner.subclass(cls))
         return classes

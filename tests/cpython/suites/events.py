@@ -9,12 +9,8 @@ import fastloop
 from .. import runner
 from ..reasons import (
     NEEDS_PIPES,
-    NEEDS_SOCK,
-    NEEDS_SSL,
     NEEDS_SUBPROCESS,
-    NEEDS_TCP,
     NEEDS_UDP,
-    NEEDS_UNIX,
     internals,
     stock_only,
 )

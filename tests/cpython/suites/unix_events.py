@@ -11,7 +11,7 @@ loops, its child watchers and policy) and are not run.
 import fastloop
 
 from .. import runner
-from ..reasons import NEEDS_SSL, NEEDS_SUBPROCESS, NEEDS_TCP, NEEDS_UNIX
+from ..reasons import NEEDS_SUBPROCESS
 
 M = "test_unix_events."
 U = M + "SelectorEventLoopUnixSocketTests."
