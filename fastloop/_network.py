@@ -17,7 +17,6 @@ import errno
 import functools
 import os
 import socket
-import stat
 import sys
 
 from asyncio import base_events, constants, futures, selector_events, sslproto, trsock
