@@ -1367,7 +1367,9 @@ Transport_dealloc(TransportObject *self)
 static PyObject *
 Transport_repr(TransportObject *self)
 {
-    const char *name = "_SelectorSocketTransport";
+    /* asyncio's repr with this type's own name: "<SocketTransport fd=7
+     * read=polling write=<idle, bufsize=0>>" */
+    const char *name = "SocketTransport";
     const char *state = self->sock == NULL ? " closed" : (self->closing ? " closing" : "");
     if (self->loop == NULL || self->loop->closed) {
         return PyUnicode_FromFormat("<%s%s fd=%d>", name, state, self->fd);
