@@ -16,6 +16,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -615,12 +616,62 @@ on_eof(TransportObject *self)
     return 0;
 }
 
+/* While a transport receives big pieces, read them straight into a bytes
+ * object of the size the kernel has (FIONREAD): one system call more, one
+ * copy of the data less.  Small reads go through the shared buffer, whose
+ * copy is cheaper than that system call. */
+#define BIG_READ (64 * 1024)
+
+static PyObject *
+recv_big(TransportObject *self, ssize_t *n)
+{
+    int avail = 0;
+    if (ioctl(self->fd, FIONREAD, &avail) < 0 || avail < BIG_READ) {
+        return NULL;
+    }
+    Py_ssize_t size = avail < FL_RECV_MAX ? avail : FL_RECV_MAX;
+    PyObject *data = PyBytes_FromStringAndSize(NULL, size);
+    if (data == NULL) {
+        *n = -2;
+        return NULL;
+    }
+    *n = recv(self->fd, PyBytes_AS_STRING(data), (size_t)size, 0);
+    if (*n == size) {
+        return data;
+    }
+    /* less than announced (or an error): keep what came, if anything */
+    PyObject *exact = *n > 0 ? PyBytes_FromStringAndSize(PyBytes_AS_STRING(data), *n) : NULL;
+    int err = errno;
+    Py_DECREF(data);
+    errno = err;
+    if (exact == NULL && *n > 0) {
+        *n = -2;
+    }
+    return exact;
+}
+
 static int
 read_data(TransportObject *self)
 {
     fl_state *st = tstate(self);
-    char *buf = st->net.recv_buffer;
-    ssize_t n = recv(self->fd, buf, FL_RECV_MAX, 0);
+    PyObject *data = NULL;
+    ssize_t n = -1;
+    if (self->last_read >= BIG_READ) {
+        data = recv_big(self, &n);
+        if (n == -2) {
+            return -1;   /* MemoryError */
+        }
+    }
+    if (data == NULL && n == -1) {
+        char *buf = st->net.recv_buffer;
+        n = recv(self->fd, buf, FL_RECV_MAX, 0);
+        if (n > 0) {
+            data = PyBytes_FromStringAndSize(buf, n);
+            if (data == NULL) {
+                return -1;
+            }
+        }
+    }
     if (n < 0) {
         if (is_wouldblock(errno)) {
             return 0;
@@ -628,12 +679,9 @@ read_data(TransportObject *self)
         return fatal_error(self, fl_oserror_from_errno(errno),
                            "Fatal read error on socket transport");
     }
+    self->last_read = n;
     if (n == 0) {
         return on_eof(self);
-    }
-    PyObject *data = PyBytes_FromStringAndSize(buf, n);
-    if (data == NULL) {
-        return -1;
     }
     PyObject *protocol = Py_NewRef(self->protocol);
     PyObject *r = call_protocol(protocol, st->net.str_data_received, data);

@@ -44,6 +44,7 @@ typedef struct {
     Py_ssize_t high_water, low_water;
 
     long conn_lost;         /* asyncio's _conn_lost counter */
+    Py_ssize_t last_read;   /* bytes the last recv() returned */
     char closing;
     char paused;            /* pause_reading() */
     char eof;               /* write_eof() was called */
