@@ -77,6 +77,12 @@ extern PyType_Spec fl_waiter_spec;
 extern PyMethodDef fl_sockops_methods[];
 
 int fl_transport_on_event(TransportObject *self, unsigned events);
+
+/* stream_attrs.c */
+PyObject *fl_transport_get_extra_info(TransportObject *self, PyObject *const *args,
+                                      Py_ssize_t nargs, PyObject *kwnames);
+PyObject *fl_transport_repr(TransportObject *self);
+extern PyGetSetDef fl_transport_getset[];
 int fl_listener_on_event(ListenerObject *self, unsigned events);
 int fl_waiter_on_event(PyObject *self, unsigned events);
 
