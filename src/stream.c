@@ -1253,6 +1253,12 @@ Transport_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(self);
         return NULL;
     }
+    /* The fd first: if the server's _attach() fails, dealloc undoes it. */
+    if (fl_io_attach((LoopObject *)loop, self->fd, (PyObject *)self) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->loop = (LoopObject *)Py_NewRef(loop);
     if (server != Py_None) {
         PyObject *r;
 #if PY_VERSION_HEX >= 0x030D0000
@@ -1267,11 +1273,6 @@ Transport_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(r);
         self->server = Py_NewRef(server);
     }
-    if (fl_io_attach((LoopObject *)loop, self->fd, (PyObject *)self) < 0) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    self->loop = (LoopObject *)Py_NewRef(loop);
     self->sock = Py_NewRef(sock);
     return (PyObject *)self;
 }
