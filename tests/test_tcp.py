@@ -811,3 +811,154 @@ def test_context_of_protocol_callbacks(loop):
         await server.wait_closed()
 
     run(loop, main())
+
+
+def test_pause_reading_inside_data_received(loop):
+    async def main():
+        server_proto = None
+
+        class Pauser(Recorder):
+            def data_received(self, data):
+                super().data_received(data)
+                self.transport.pause_reading()
+
+        def factory():
+            nonlocal server_proto
+            server_proto = Pauser(loop)
+            return server_proto
+
+        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        tr.write(b"a")
+        await server_proto.wait_data(1)
+        tr.write(b"b" * 1000)
+        await asyncio.sleep(0.05)
+        assert server_proto.data == b"a"  # nothing more while paused
+        server_proto.transport.resume_reading()
+        await server_proto.wait_data(1001)
+        tr.close()
+        await pr.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_set_protocol_inside_data_received(loop):
+    async def main():
+        second = Recorder(loop)
+        server_proto = None
+
+        class Switcher(Recorder):
+            def data_received(self, data):
+                super().data_received(data)
+                self.transport.set_protocol(second)
+
+        def factory():
+            nonlocal server_proto
+            server_proto = Switcher(loop)
+            return server_proto
+
+        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        tr.write(b"first")
+        await server_proto.wait_data(5)
+        tr.write(b"second")
+        await second.wait_data(6)
+        assert server_proto.data == b"first"
+        tr.close()
+        assert await second.lost is None
+        assert not server_proto.lost.done()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_close_inside_connection_made(loop):
+    async def main():
+        server_proto = None
+
+        class Closer(Recorder):
+            def connection_made(self, transport):
+                super().connection_made(transport)
+                transport.close()
+
+        def factory():
+            nonlocal server_proto
+            server_proto = Closer(loop)
+            return server_proto
+
+        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        tr.write(b"too late")
+        assert await server_proto.lost is None
+        assert server_proto.events == ["made", "lost"]
+        await pr.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_abort_inside_eof_received(loop):
+    async def main():
+        server_proto = None
+
+        class Aborter(Recorder):
+            def eof_received(self):
+                super().eof_received()
+                self.transport.abort()
+                return True
+
+        def factory():
+            nonlocal server_proto
+            server_proto = Aborter(loop)
+            return server_proto
+
+        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        tr.write_eof()
+        assert await server_proto.lost is None
+        assert server_proto.events == ["made", "eof", "lost"]
+        await pr.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_write_inside_resume_writing(loop):
+    async def main():
+        server_proto = None
+        extra = b"written from resume_writing"
+
+        class Stalled(Recorder):
+            def connection_made(self, transport):
+                super().connection_made(transport)
+                transport.pause_reading()
+
+        def factory():
+            nonlocal server_proto
+            server_proto = Stalled(loop)
+            return server_proto
+
+        class Writer(Recorder):
+            def resume_writing(self):
+                super().resume_writing()
+                self.transport.write(extra)
+                self.transport.close()
+
+        client = Writer(loop)
+        server, tr, pr = await tcp_pair(loop, factory, lambda: client)
+        tr.set_write_buffer_limits(high=1024)
+        total = 0
+        while not client.paused:
+            tr.write(b"w" * 65536)
+            total += 65536
+            await asyncio.sleep(0)
+        server_proto.transport.resume_reading()
+        assert await client.lost is None
+        await server_proto.wait_data(total + len(extra))
+        assert bytes(server_proto.data[-len(extra):]) == extra
+        server_proto.transport.close()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
