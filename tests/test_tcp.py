@@ -835,6 +835,7 @@ def test_pause_reading_inside_data_received(loop):
         assert server_proto.data == b"a"  # nothing more while paused
         server_proto.transport.resume_reading()
         await server_proto.wait_data(1001)
+        server_proto.transport.close()
         tr.close()
         await pr.lost
         server.close()
