@@ -18,6 +18,9 @@ from asyncio.log import logger
 
 from . import _core
 
+_Future = _core.Future
+_Task = _core.Task
+
 _PY312 = sys.version_info >= (3, 12)
 # The default exception handler runs a custom handler inside the context of
 # the failing task or handle from 3.12 on.
@@ -162,12 +165,12 @@ class Loop(_core.Loop, asyncio.AbstractEventLoop):
     # ---- futures and tasks -----------------------------------------------
 
     def create_future(self):
-        return futures.Future(loop=self)
+        return _Future(loop=self)
 
     def create_task(self, coro, *, name=None, context=None):
         self._check_closed()
         if self._task_factory is None:
-            task = tasks.Task(coro, loop=self, name=name, context=context)
+            task = _Task(coro, loop=self, name=name, context=context)
             if task._source_traceback:
                 del task._source_traceback[-1]
         else:

@@ -467,6 +467,8 @@ run_entry(LoopObject *self, ready_entry *e)
         return fl_handle_run((HandleObject *)e->a);
     case READY_CALLBACK:
         return run_callback_entry(self, e);
+    case READY_TASK_STEP:
+        return fl_task_run_entry(self, e);
     default:
         PyErr_Format(PyExc_SystemError, "fastloop: unknown ready entry kind %d", e->kind);
         return -1;
