@@ -32,6 +32,9 @@ def new_event_loop():
 def run(main, *, debug=None):
     """Run the coroutine main on a new fastloop loop and return its result,
     exactly as asyncio.run() would on its own loop."""
+    if _asyncio.events._get_running_loop() is not None:
+        # Refuse before a loop exists, as asyncio.run() does.
+        raise RuntimeError("fastloop.run() cannot be called from a running event loop")
     with _asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
         return runner.run(main)
 

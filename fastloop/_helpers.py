@@ -7,7 +7,7 @@ message identical to stock asyncio's.
 """
 
 import sys
-from asyncio import coroutines, format_helpers
+from asyncio import constants, coroutines, format_helpers
 from asyncio.log import logger
 
 _FORMAT_TAKES_DEBUG = sys.version_info >= (3, 13)
@@ -38,10 +38,23 @@ def handle_repr(handle, class_name, cancelled, callback, args, source_traceback,
     return "<{}>".format(" ".join(info))
 
 
+# asyncio takes DEBUG_STACK_DEPTH frames counted from inside its own
+# methods, then drops its two frames (Handle.__init__'s caller and the
+# public method): a handle's traceback holds that many fewer caller frames.
+_HANDLE_STACK_DEPTH = constants.DEBUG_STACK_DEPTH - 2
+
+
 def extract_stack():
     # Frame 0 is this function; the C method that called us has no frame,
     # so frame 1 is the Python code that called call_soon() and friends.
-    return format_helpers.extract_stack(sys._getframe(1))
+    return format_helpers.extract_stack(sys._getframe(1), limit=_HANDLE_STACK_DEPTH)
+
+
+def trim_call_later_stack(stack):
+    # asyncio's call_later() goes through call_at(), one frame more of the
+    # same budget: keep the innermost frames only, as it does.
+    if len(stack) >= _HANDLE_STACK_DEPTH:
+        del stack[0]
 
 
 def check_callback(callback, method):

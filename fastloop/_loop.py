@@ -17,6 +17,7 @@ from asyncio import coroutines, events, futures, tasks
 from asyncio.log import logger
 
 from . import _core
+from ._signals import SignalHandlersMixin
 
 _Future = _core.Future
 _Task = _core.Task
@@ -43,7 +44,7 @@ def _set_result_unless_cancelled(fut, result):
         fut.set_result(result)
 
 
-class Loop(_core.Loop, asyncio.AbstractEventLoop):
+class Loop(_core.Loop, SignalHandlersMixin, asyncio.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):
@@ -134,6 +135,7 @@ class Loop(_core.Loop, asyncio.AbstractEventLoop):
             return
         if self.get_debug():
             logger.debug("Close %r", self)
+        self._close_signal_handlers()
         self._close()
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -210,7 +212,7 @@ class Loop(_core.Loop, asyncio.AbstractEventLoop):
 
     def set_default_executor(self, executor):
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
-            raise TypeError("executor must be ThreadPoolExecutor")
+            raise TypeError("executor must be ThreadPoolExecutor instance")
         self._default_executor = executor
 
     async def shutdown_default_executor(self, timeout=None):

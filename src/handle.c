@@ -156,15 +156,16 @@ Handle_cancel(HandleObject *self, PyObject *Py_UNUSED(ignored))
             fl_loop_timer_cancelled(self->loop, t);
         }
     }
+    self->cancelled = 1;
     if (self->loop->debug && self->repr == NULL) {
         /* Keep the callback's description for "Executing ... took" and
-         * other debug reports made after the callback is gone. */
+         * other debug reports made after the callback is gone.  asyncio
+         * takes it after marking the handle cancelled, so it says so. */
         self->repr = PyObject_Repr((PyObject *)self);
         if (self->repr == NULL) {
             return NULL;
         }
     }
-    self->cancelled = 1;
     /* Dropping the callback may run arbitrary __del__ code: detach first. */
     PyObject *callback = self->callback;
     PyObject *args = self->args;

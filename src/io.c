@@ -11,10 +11,16 @@
 
 #include <errno.h>
 
-/* selectors._fileobj_to_fd, with its error messages. */
+/* The fd to watch, for selectors._fileobj_to_fd's error messages.
+ * FD_LOOP_CLOSED (no exception set) reports a closed loop once the object
+ * has become a number but before that number is checked: asyncio's own
+ * order, as its add_reader() calls fileno() before anything else. */
+#define FD_LOOP_CLOSED (-2)
+
 static int
-fileobj_to_fd(fl_state *st, PyObject *fileobj)
+fileobj_to_fd(LoopObject *loop, PyObject *fileobj)
 {
+    fl_state *st = loop->state;
     long fd;
     if (PyLong_Check(fileobj)) {
         fd = PyLong_AsLong(fileobj);
@@ -43,6 +49,9 @@ fileobj_to_fd(fl_state *st, PyObject *fileobj)
         if (fd == -1 && PyErr_Occurred()) {
             return -1;
         }
+    }
+    if (loop->closed) {
+        return FD_LOOP_CLOSED;
     }
     if (fd < 0) {
         PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
@@ -134,12 +143,12 @@ add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
                      method, nargs == 0 ? "s: 'fd' and 'callback'" : ": 'callback'");
         return NULL;
     }
-    int fd = fileobj_to_fd(self->state, args[0]);
-    if (fd < 0) {
+    int fd = fileobj_to_fd(self, args[0]);
+    if (fd == FD_LOOP_CLOSED) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
         return NULL;
     }
-    if (self->closed) {
-        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+    if (fd < 0) {
         return NULL;
     }
     PyObject *cb_args = PyTuple_New(nargs - 2);
@@ -178,12 +187,12 @@ add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
 static PyObject *
 remove_watch(LoopObject *self, PyObject *fileobj, int writer)
 {
-    int fd = fileobj_to_fd(self->state, fileobj);
+    int fd = fileobj_to_fd(self, fileobj);
+    if (fd == FD_LOOP_CLOSED) {
+        Py_RETURN_FALSE;
+    }
     if (fd < 0) {
         return NULL;
-    }
-    if (self->closed) {
-        Py_RETURN_FALSE;
     }
     fd_watch *w = watch_for(self, fd, 0);
     PyObject *old = w == NULL ? NULL : (writer ? w->writer : w->reader);

@@ -270,7 +270,26 @@ Loop_call_later(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
             || (self->debug && debug_checks(self, args[1], "call_at", 1) < 0)) {
         return NULL;
     }
-    return schedule_timer(self, when, NULL, args + 1, nargs - 1, context);
+    PyObject *timer = schedule_timer(self, when, NULL, args + 1, nargs - 1, context);
+    PyObject *tb = timer ? ((HandleObject *)timer)->source_traceback : NULL;
+    if (tb != NULL) {
+        PyObject *r = fl_call_helper(self->state, "trim_call_later_stack", &tb, 1);
+        if (r == NULL) {
+            /* The timer is in the heap already: cancel it, it was never
+             * handed to the caller. */
+            PyObject *exc = fl_fetch_exception();
+            PyObject *c = PyObject_CallMethod(timer, "cancel", NULL);
+            if (c == NULL) {
+                PyErr_Clear();
+            }
+            Py_XDECREF(c);
+            fl_restore_exception(exc);
+            Py_DECREF(timer);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    return timer;
 }
 
 static PyObject *
@@ -461,7 +480,9 @@ run_entry(LoopObject *self, ready_entry *e)
 {
     switch (e->kind) {
     case READY_HANDLE:
-        if (self->debug) {
+        /* A handle cancelled after it was queued is skipped before any
+         * debug bookkeeping, so it is never reported as slow. */
+        if (self->debug && !((HandleObject *)e->a)->cancelled) {
             return run_debug(self, (HandleObject *)e->a);
         }
         return fl_handle_run((HandleObject *)e->a);

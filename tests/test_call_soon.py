@@ -61,6 +61,26 @@ def test_callbacks_queued_while_running_go_after_earlier_ones(loop):
     assert calls == [("chain", 0), "other", ("chain", 1), ("chain", 2), ("chain", 3)]
 
 
+def test_queue_growing_while_running_keeps_order(loop):
+    """Each callback queues two more: the queue grows while its head is in
+    the middle of its storage, and order must still be first-in first-out
+    (here: breadth-first)."""
+    n = 50_000
+    calls = []
+
+    def cb(i):
+        calls.append(i)
+        for child in (2 * i + 1, 2 * i + 2):
+            if child < n:
+                loop.call_soon(cb, child)
+        if len(calls) == n:
+            loop.stop()
+
+    loop.call_soon(cb, 0)
+    loop.run_forever()
+    assert calls == list(range(n))
+
+
 def test_positional_arguments(loop):
     got = []
     loop.call_soon(lambda *a: got.append(a), 1, "two", None)
@@ -187,6 +207,20 @@ def test_call_soon_threadsafe_takes_context(loop):
 
 
 # ---- bad input ----------------------------------------------------------
+
+
+def test_context_that_is_not_a_context(loop):
+    """Not checked when scheduling; running the callback fails and the
+    error goes to the exception handler (asyncio: AttributeError, no
+    .run(); fastloop: TypeError, not a Context), and the loop goes on."""
+    contexts = recording_handler(loop)
+    calls = []
+    loop.call_soon(calls.append, "bad ctx", context="not a context")
+    loop.call_soon(calls.append, "next")
+    run_once(loop)
+    assert calls == ["next"]
+    assert len(contexts) == 1
+    assert isinstance(contexts[0]["exception"], (AttributeError, TypeError))
 
 
 def test_missing_callback(loop):

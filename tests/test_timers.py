@@ -5,6 +5,7 @@ import contextvars
 import decimal
 import fractions
 import math
+import random
 import time
 
 import pytest
@@ -125,6 +126,24 @@ def test_callback_scheduled_by_a_timer_runs_next_iteration(loop):
     assert calls == ["timer", "soon"]
 
 
+def test_timer_never_fires_before_its_deadline(loop):
+    """A timer runs once loop.time() has reached its deadline, give or take
+    the clock's resolution (both loops allow that much)."""
+    early = []
+    done = []
+
+    def cb(h):
+        if loop.time() < h[0].when() - 1e-6:
+            early.append((loop.time(), h[0].when()))
+        done.append(1)
+
+    for delay in (0.0005, 0.001, 0.0015, 0.002, 0.005, 0.011):
+        box = []
+        box.append(loop.call_later(delay, cb, box))
+    run_until_called(loop, 6, done)
+    assert early == []
+
+
 def test_sleep_waits_for_a_timer(loop):
     result = loop.run_until_complete(asyncio.sleep(0.01, "slept"))
     assert result == "slept"
@@ -221,14 +240,17 @@ def test_none_when(loop):
         loop.call_at(None, print)
 
 
-def test_non_number_when_is_a_type_error(loop):
-    """asyncio stores any `when` in call_at() and fails only when its heap
+@pytest.mark.parametrize("when", ["soon", complex(1)], ids=repr)
+def test_non_number_when_is_a_type_error(loop, when):
+    """asyncio stores any `when` in call_at() and fails only when it
     compares it (TypeError out of run_forever); fastloop raises the same
     TypeError from call_at() itself.  Both raise TypeError inside this
-    block, and neither fires the callback."""
+    block, and neither fires the callback.  (Likewise an int too large for
+    a float: fastloop raises OverflowError at once, asyncio fails once its
+    loop computes a poll timeout from it.)"""
     calls = []
     with pytest.raises(TypeError):
-        loop.call_at("soon", calls.append, 1)
+        loop.call_at(when, calls.append, 1)
         run_once(loop)
     assert calls == []
 
@@ -275,6 +297,23 @@ def test_non_callable_is_accepted_and_fails_when_run(loop, method):
     assert contexts[0]["message"] == "Exception in callback 'not callable'()"
     assert isinstance(contexts[0]["exception"], TypeError)
     assert contexts[0]["handle"] is h
+
+
+@pytest.mark.parametrize("method", ["call_later", "call_at"])
+def test_coroutine_object_is_accepted_and_fails_when_run(loop, method):
+    contexts = recording_handler(loop)
+
+    async def coro_func():
+        pass
+
+    coro = coro_func()
+    try:
+        getattr(loop, method)(0, coro)
+        run_once(loop)
+    finally:
+        coro.close()
+    assert len(contexts) == 1
+    assert "'coroutine' object is not callable" in str(contexts[0]["exception"])
 
 
 @pytest.mark.parametrize("method", ["call_later", "call_at"])
@@ -355,6 +394,24 @@ def test_many_cancelled_timers_leave_the_rest_in_order(loop):
         h.cancel()
     run_once(loop)
     assert calls == list(range(1, 500, 2))
+
+
+def test_random_deadlines_and_cancels_fire_in_deadline_order(loop):
+    """Distinct deadlines, all past, scheduled in random order, a random
+    third of them cancelled: the rest fire in one iteration, earliest
+    first."""
+    rng = random.Random(1234)
+    base = loop.time() - 100
+    deadlines = [base + i * 1e-3 for i in range(5000)]
+    rng.shuffle(deadlines)
+    calls = []
+    handles = [loop.call_at(when, calls.append, when) for when in deadlines]
+    cancelled = set()
+    for h in rng.sample(handles, len(handles) // 3):
+        h.cancel()
+        cancelled.add(h.when())
+    run_once(loop)
+    assert calls == sorted(set(deadlines) - cancelled)
 
 
 def test_pending_timers_are_dropped_on_close(loop):
