@@ -404,7 +404,7 @@ fl_future_init(FutureObject *fut, PyObject *loop)
         }
     }
     if (debug) {
-        PyObject *tb = fl_call_helper(st, "extract_stack", NULL, 0);
+        PyObject *tb = fl_call_helper(st, "extract_full_stack", NULL, 0);
         if (tb == NULL) {
             return -1;
         }
