@@ -274,6 +274,11 @@ int fl_report_to_loop(PyObject *self, PyObject *loop, PyObject *context);
 int fl_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                   const char *const *names, int n, int npos, int nrequired, PyObject **out);
 
+/* A READY_CALLBACK entry's callback raised: report it as asyncio reports a
+ * failing Handle (a Handle is made for the report).  Same contract as
+ * fl_handle_run's. */
+int fl_report_ready_callback_error(LoopObject *loop, ready_entry *e);
+
 int fl_future_init(FutureObject *fut, PyObject *loop);
 int fl_future_set_result(FutureObject *fut, PyObject *result);
 int fl_future_set_exception(FutureObject *fut, PyObject *exc);

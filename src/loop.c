@@ -463,13 +463,7 @@ run_callback_entry(LoopObject *self, ready_entry *e)
         }
     }
     if (result == NULL) {
-        PyObject *args = PyTuple_Pack(1, e->b);
-        if (args == NULL) {
-            return -1;
-        }
-        int status = fl_report_callback_error(self, e->a, args, NULL);
-        Py_DECREF(args);
-        return status;
+        return fl_report_ready_callback_error(self, e);
     }
     Py_DECREF(result);
     return 0;
