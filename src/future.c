@@ -191,6 +191,11 @@ fl_asyncio_clear(fl_state *st)
 
 /* ---- scheduling -------------------------------------------------------- */
 
+/* What a waiting fastloop Task looks like from Python (in _callbacks, to
+ * remove_done_callback): its bound __wakeup method, the callable asyncio
+ * would have stored. */
+extern PyMethodDef fl_task_wakeup_def;
+
 int
 fl_loop_uses_ring(fl_state *st, PyObject *loop)
 {
@@ -920,15 +925,19 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
         Py_INCREF(snap[k].fn);
         Py_XINCREF(snap[k].ctx);
     }
-    /* snap[k].fn becomes NULL for callbacks that do not match.  A waiting
-     * fastloop Task never matches: asyncio's equivalent is a bound method
-     * nobody else holds. */
+    /* snap[k].fn becomes NULL for callbacks that do not match. */
     Py_ssize_t matched = 0;
     int error = 0;
     for (k = 0; k < n; k++) {
         int eq = 0;
-        if (!error && snap[k].ctx != NULL) {
-            eq = PyObject_RichCompareBool(snap[k].fn, fn, Py_EQ);
+        if (!error) {
+            /* A waiting fastloop Task is compared as the callable asyncio
+             * would hold, the task's bound __wakeup. */
+            PyObject *cb = snap[k].ctx != NULL
+                ? Py_NewRef(snap[k].fn)
+                : PyCFunction_NewEx(&fl_task_wakeup_def, snap[k].fn, NULL);
+            eq = cb ? PyObject_RichCompareBool(cb, fn, Py_EQ) : -1;
+            Py_XDECREF(cb);
             if (eq < 0) {
                 error = 1;
                 eq = 0;
@@ -1116,10 +1125,6 @@ Future_set_log_traceback(PyObject *self, PyObject *value, void *Py_UNUSED(closur
     FUT(self)->log_tb = 0;
     return 0;
 }
-
-/* What a waiting fastloop Task looks like in _callbacks: its bound
- * __wakeup method, as asyncio shows the task's wake-up callable. */
-extern PyMethodDef fl_task_wakeup_def;
 
 static PyObject *
 callback_tuple(fl_callback *cb)
