@@ -100,6 +100,11 @@ typedef struct {
 } fl_state;
 
 fl_state *fl_get_state(PyObject *module);
+
+/* Counts fork()s in this process's ancestry (incremented in the child).  A
+ * loop created before a fork shares its epoll and eventfd with the parent,
+ * so the child must neither poll them nor change their interest lists. */
+extern volatile unsigned long fl_fork_generation;
 fl_state *fl_state_from_type(PyTypeObject *type);
 
 /* Call fastloop._helpers.<name>(*args); a new reference or NULL. */
@@ -131,7 +136,7 @@ typedef struct LoopObject {
     PyObject *weakreflist;
 
     unsigned long thread_id;    /* valid while running */
-    pid_t owner_pid;            /* the process that created the loop */
+    unsigned long fork_generation; /* fl_fork_generation when created */
     char running;
     char stopping;
     char closed;
@@ -141,6 +146,12 @@ typedef struct LoopObject {
     char polling;               /* about to block, or blocked, in poller_wait */
     char wakeup_pending;        /* the wake-up fd was written and not drained */
 } LoopObject;
+
+static inline int
+fl_loop_forked(const LoopObject *loop)
+{
+    return loop->fork_generation != fl_fork_generation;
+}
 
 typedef struct {
     PyObject_HEAD

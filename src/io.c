@@ -111,9 +111,21 @@ sync_interest(LoopObject *loop, int fd, fd_watch *w)
     if (wanted == w->events) {
         return 0;
     }
-    int err = poller_change(&loop->poller, fd, w->events, wanted);
-    if (err < 0) {
-        return raise_errno(err);
+    if (fl_loop_forked(loop)) {
+        /* The interest list belongs to the parent process too: the child
+         * may drop its own records but must not touch the kernel's. */
+        if (wanted & ~w->events) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "this event loop was created in another process "
+                            "(before fork()); create a new loop in the child");
+            return -1;
+        }
+    }
+    else {
+        int err = poller_change(&loop->poller, fd, w->events, wanted);
+        if (err < 0) {
+            return raise_errno(err);
+        }
     }
     if (w->events == 0 && wanted != 0) {
         loop->watched_fds++;
@@ -297,7 +309,7 @@ fl_io_clear(LoopObject *loop)
          * watch and move it. */
         fd_watch *w = &loop->watches[fd];
         PyObject *reader = w->reader, *writer = w->writer;
-        if (w->events && !loop->closed) {
+        if (w->events && !loop->closed && !fl_loop_forked(loop)) {
             (void)poller_change(&loop->poller, (int)fd, w->events, 0);
         }
         if (w->events) {

@@ -530,7 +530,7 @@ check_runnable(LoopObject *self)
         PyErr_SetString(PyExc_RuntimeError, "This event loop is already running");
         return -1;
     }
-    if (self->owner_pid != getpid()) {
+    if (fl_loop_forked(self)) {
         /* The epoll fd and the eventfd are shared with the parent: polling
          * them here would steal the parent's events. */
         PyErr_SetString(PyExc_RuntimeError,
@@ -570,7 +570,15 @@ Loop_run(LoopObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Loop_run_once(LoopObject *self, PyObject *Py_UNUSED(ignored))
 {
-    if (check_closed(self) < 0 || loop_run_once(self) < 0) {
+    if (check_closed(self) < 0) {
+        return NULL;
+    }
+    if (fl_loop_forked(self)) {
+        /* Sets the "created in another process" error. */
+        (void)check_runnable(self);
+        return NULL;
+    }
+    if (loop_run_once(self) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -722,7 +730,7 @@ Loop_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(kwds
     self->poller.backend_fd = -1;
     self->wakeup.fd = -1;
     self->slow_callback_duration = 0.1;
-    self->owner_pid = getpid();
+    self->fork_generation = fl_fork_generation;
     int err = poller_open(&self->poller);
     if (err == 0) {
         err = wakeup_open(&self->wakeup);

@@ -1,7 +1,17 @@
 /* fastloop._core: module state, type creation, multi-phase init. */
 #include "fastloop.h"
 
+#include <pthread.h>
+
 static struct PyModuleDef core_module;
+
+volatile unsigned long fl_fork_generation = 0;
+
+static void
+count_fork_in_child(void)
+{
+    fl_fork_generation++;
+}
 
 fl_state *
 fl_get_state(PyObject *module)
@@ -68,6 +78,16 @@ static int
 core_exec(PyObject *module)
 {
     fl_state *st = fl_get_state(module);
+    /* Once per process, even if the module is initialized again (for
+     * example in a subinterpreter). */
+    static int atfork_registered = 0;
+    if (!atfork_registered) {
+        if (pthread_atfork(NULL, NULL, count_fork_in_child) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "pthread_atfork() failed");
+            return -1;
+        }
+        atfork_registered = 1;
+    }
     if (intern_names(st) < 0
             || add_type(module, &fl_loop_spec, NULL, &st->LoopType) < 0
             || add_type(module, &fl_handle_spec, NULL, &st->HandleType) < 0

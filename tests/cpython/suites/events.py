@@ -1,0 +1,180 @@
+"""test_events: the loop API tests of EventLoopTestsMixin, run on fastloop.
+
+CPython runs EventLoopTestsMixin (with SubprocessTestsMixin) once per stock
+selector; FastloopEventLoopTests runs the same tests on a fastloop loop.
+"""
+
+import fastloop
+
+from .. import runner
+from ..reasons import (
+    NEEDS_PIPES,
+    NEEDS_SOCK,
+    NEEDS_SSL,
+    NEEDS_SUBPROCESS,
+    NEEDS_TCP,
+    NEEDS_UDP,
+    NEEDS_UNIX,
+    internals,
+    stock_only,
+)
+
+M = "test_events."
+F = M + "FastloopEventLoopTests."
+
+
+class EventsSuite(runner.Suite):
+    module = "test_events"
+
+    not_adapted = {
+        "EPollEventLoopTests": "EventLoopTestsMixin on stock asyncio's epoll loop; "
+        "FastloopEventLoopTests runs the same tests on fastloop",
+        "PollEventLoopTests": "EventLoopTestsMixin on stock asyncio's poll loop; "
+        "FastloopEventLoopTests runs the same tests on fastloop",
+        "SelectEventLoopTests": "EventLoopTestsMixin on stock asyncio's select loop; "
+        "FastloopEventLoopTests runs the same tests on fastloop",
+        "TimerTests": "builds asyncio.TimerHandle by hand on a mock loop; fastloop's "
+        "TimerHandle is made only by its loop's call_later/call_at",
+        "AbstractEventLoopTests": "checks that asyncio.AbstractEventLoop's methods "
+        "raise NotImplementedError; no loop is created",
+    }
+
+    excluded = {
+        "all": {
+            # Network transports (issue: TCP and Unix stream transports).
+            F + "test_connect_accepted_socket": NEEDS_TCP,
+            F + "test_create_connection": NEEDS_TCP,
+            F + "test_create_connection_local_addr": NEEDS_TCP,
+            F + "test_create_connection_local_addr_in_use": NEEDS_TCP,
+            F + "test_create_connection_local_addr_nomatch_family": NEEDS_TCP,
+            F + "test_create_connection_local_addr_skip_different_family": NEEDS_TCP,
+            F + "test_create_server": NEEDS_TCP,
+            F + "test_create_server_addr_in_use": NEEDS_TCP,
+            F + "test_create_server_dual_stack": NEEDS_TCP,
+            F + "test_create_server_multiple_hosts_ipv4": NEEDS_TCP,
+            F + "test_create_server_multiple_hosts_ipv6": NEEDS_TCP,
+            F + "test_create_server_reuse_port": NEEDS_TCP,
+            F + "test_create_server_sock": NEEDS_TCP,
+            F + "test_server_close": NEEDS_TCP,
+            M + "TestServer.test_get_loop": NEEDS_TCP,
+            F + "test_create_unix_connection": NEEDS_UNIX,
+            F + "test_create_unix_server": NEEDS_UNIX,
+            F + "test_create_unix_server_path_socket_error": NEEDS_UNIX,
+            F + "test_prompt_cancellation": NEEDS_SOCK
+            + "; it also calls the private loop._stop_serving()",
+            # TLS over the transports.
+            F + "test_connect_accepted_socket_ssl_timeout_for_plain_socket": NEEDS_SSL,
+            F + "test_create_server_ssl": NEEDS_SSL,
+            F + "test_create_server_ssl_match_failed": NEEDS_SSL,
+            F + "test_create_server_ssl_verified": NEEDS_SSL,
+            F + "test_create_server_ssl_verify_failed": NEEDS_SSL,
+            F + "test_create_ssl_connection": NEEDS_SSL,
+            F + "test_create_ssl_unix_connection": NEEDS_SSL,
+            F + "test_create_unix_server_ssl": NEEDS_SSL,
+            F + "test_create_unix_server_ssl_verified": NEEDS_SSL,
+            F + "test_create_unix_server_ssl_verify_failed": NEEDS_SSL,
+            F + "test_ssl_connect_accepted_socket": NEEDS_SSL,
+            # Datagrams.
+            F + "test_create_datagram_endpoint": NEEDS_UDP,
+            F + "test_create_datagram_endpoint_ipv6": NEEDS_UDP,
+            F + "test_create_datagram_endpoint_sock": NEEDS_UDP,
+            # Pipes and ptys.
+            F + "test_bidirectional_pty": NEEDS_PIPES,
+            F + "test_read_pipe": NEEDS_PIPES,
+            F + "test_read_pty_output": NEEDS_PIPES,
+            F + "test_unclosed_pipe_transport": NEEDS_PIPES,
+            F + "test_write_pipe": NEEDS_PIPES,
+            F + "test_write_pipe_disconnect_on_close": NEEDS_PIPES,
+            F + "test_write_pty": NEEDS_PIPES,
+            # Subprocesses (SubprocessTestsMixin).
+            F + "test_subprocess_close_after_finish": NEEDS_SUBPROCESS,
+            F + "test_subprocess_close_client_stream": NEEDS_SUBPROCESS,
+            F + "test_subprocess_exec": NEEDS_SUBPROCESS,
+            F + "test_subprocess_exec_invalid_args": NEEDS_SUBPROCESS,
+            F + "test_subprocess_exitcode": NEEDS_SUBPROCESS,
+            F + "test_subprocess_interactive": NEEDS_SUBPROCESS,
+            F + "test_subprocess_kill": NEEDS_SUBPROCESS,
+            F + "test_subprocess_send_signal": NEEDS_SUBPROCESS,
+            F + "test_subprocess_shell": NEEDS_SUBPROCESS,
+            F + "test_subprocess_shell_invalid_args": NEEDS_SUBPROCESS,
+            F + "test_subprocess_stderr": NEEDS_SUBPROCESS,
+            F + "test_subprocess_stderr_redirect_to_stdout": NEEDS_SUBPROCESS,
+            F + "test_subprocess_terminate": NEEDS_SUBPROCESS,
+            F + "test_subprocess_wait_no_same_group": NEEDS_SUBPROCESS,
+            # Stock asyncio's loop internals.
+            F + "test_internal_fds": internals(
+                "the self-pipe: _internal_fds, _csock, _ssock; fastloop wakes up "
+                "through an eventfd"
+            ),
+            F + "test_timeout_rounding": internals(
+                "it counts calls of loop._run_once and reports loop._selector; "
+                "fastloop's iterations run in C"
+            ),
+            # Tests that never create a loop.
+            M + "HandleTests.test_callback_with_exception": stock_only(
+                "asyncio.Handle built by hand on a mock loop"
+            ),
+            M + "HandleTests.test_coroutine_like_object_debug_formatting": stock_only(
+                "asyncio.coroutines._format_coroutine"
+            ),
+            M + "HandleTests.test_handle": stock_only("asyncio.Handle built by hand on a mock loop"),
+            M + "HandleTests.test_handle_repr": stock_only(
+                "asyncio.Handle built by hand on a mock loop"
+            ),
+            M + "HandleTests.test_handle_repr_debug": stock_only(
+                "asyncio.Handle built by hand on a mock loop"
+            ),
+            M + "HandleTests.test_handle_weakref": stock_only(
+                "asyncio.Handle built by hand on a mock loop"
+            ),
+            M + "PolicyTests.test_event_loop_policy": stock_only(
+                "asyncio.AbstractEventLoopPolicy's NotImplementedError stubs"
+            ),
+            M + "PolicyTests.test_get_event_loop_after_set_none": stock_only(
+                "asyncio's default policy after set_event_loop(None)"
+            ),
+            M + "PolicyTests.test_get_event_loop_policy": stock_only("asyncio.get_event_loop_policy"),
+            M + "PolicyTests.test_get_event_loop_thread": stock_only(
+                "asyncio's default policy in a thread without a loop"
+            ),
+            M + "PolicyTests.test_set_event_loop_policy": stock_only("asyncio.set_event_loop_policy"),
+            M + "TestAbstractServer.test_close": stock_only(
+                "asyncio.AbstractServer's NotImplementedError stubs"
+            ),
+            M + "TestAbstractServer.test_get_loop": stock_only(
+                "asyncio.AbstractServer's NotImplementedError stubs"
+            ),
+        },
+        ">=3.12": {
+            F + "test_create_server_trsock": NEEDS_TCP,
+        },
+        ">=3.13": {
+            F + "test_datagram_send_to_non_listening_address": NEEDS_UDP,
+        },
+    }
+
+    def adapt(self, module):
+        from test.test_asyncio import utils as test_utils
+
+        # Mirror EPollEventLoopTests: the Unix mixin (which attaches a child
+        # watcher on 3.11-3.13) where the module has it.
+        mixin = getattr(module, "UnixEventLoopTestsMixin", module.EventLoopTestsMixin)
+
+        class FastloopEventLoopTests(mixin, module.SubprocessTestsMixin, test_utils.TestCase):
+            def create_event_loop(self):
+                return fastloop.new_event_loop()
+
+            def setUp(self):
+                super().setUp()
+                assert isinstance(self.loop, fastloop.Loop), self.loop
+
+        FastloopEventLoopTests.__module__ = module.__name__
+        FastloopEventLoopTests.__qualname__ = "FastloopEventLoopTests"
+        classes = [FastloopEventLoopTests]
+        for name, cls in runner._testcase_classes(module):
+            if name not in self.not_adapted:
+                classes.append(runner.subclass(cls))
+        return classes
+
+
+SUITE = EventsSuite()

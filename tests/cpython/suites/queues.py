@@ -1,0 +1,15 @@
+"""test_queues on fastloop loops.
+
+Run with fastloop's policy installed, so the loops that asyncio.run(),
+asyncio.Runner and IsolatedAsyncioTestCase make are fastloop loops.  The
+futures and tasks are still asyncio's own here.
+"""
+
+from .. import runner
+
+
+class Suite(runner.Suite):
+    module = "test_queues"
+
+
+SUITE = Suite()
