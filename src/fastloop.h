@@ -66,6 +66,8 @@ typedef struct {
     PyObject *str_is_running;
     PyObject *str_future;
     PyObject *str_task;
+    PyObject *str_task_factory;     /* _task_factory */
+    PyObject *str_create_task_by_factory;
     PyObject *kw_context;           /* ("context",) */
 } fl_asyncio;
 
@@ -96,6 +98,7 @@ typedef struct {
     /* Loop subclasses known to keep fastloop's own call_soon, so their
      * futures and tasks may queue straight into the ready ring. */
     PyObject *ring_loop_types;      /* a set of types */
+    PyTypeObject *last_ring_type;   /* borrowed: the last type found in it */
     PyObject *other_loop_types;     /* a set of types that may not */
 } fl_state;
 
@@ -309,9 +312,14 @@ int fl_call_soon(fl_state *st, PyObject *loop, PyObject *fn, PyObject *arg, PyOb
 /* Whether futures on this loop may use its ready ring directly. */
 int fl_loop_uses_ring(fl_state *st, PyObject *loop);
 
+PyObject *fl_loop_create_future(LoopObject *self, PyObject *ignored);
+
 /* ---- task.c ------------------------------------------------------------ */
 
 extern PyType_Spec fl_task_spec;
+
+PyObject *fl_loop_create_task(LoopObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
 
 /* Run a READY_TASK_STEP entry (a: task, b: exception or NULL, c: the
  * future that woke the task, or NULL). Same contract as fl_handle_run. */

@@ -144,6 +144,8 @@ fl_asyncio_init(fl_state *st)
     INTERN(str_is_running, "is_running");
     INTERN(str_future, "future");
     INTERN(str_task, "task");
+    INTERN(str_task_factory, "_task_factory");
+    INTERN(str_create_task_by_factory, "_create_task_by_factory");
     if ((a->kw_context = Py_BuildValue("(s)", "context")) == NULL) {
         return -1;
     }
@@ -184,9 +186,11 @@ fl_asyncio_clear(fl_state *st)
     CLEAR(str_get_debug) CLEAR(str_get_loop) CLEAR(str_loop) CLEAR(str_cancel)
     CLEAR(str_add_done_callback) CLEAR(str_blocking) CLEAR(str_result) CLEAR(str_throw)
     CLEAR(str_is_running) CLEAR(str_future) CLEAR(str_task) CLEAR(kw_context)
+    CLEAR(str_task_factory) CLEAR(str_create_task_by_factory)
 #undef CLEAR
     Py_CLEAR(st->ring_loop_types);
     Py_CLEAR(st->other_loop_types);
+    st->last_ring_type = NULL;
 }
 
 /* ---- scheduling -------------------------------------------------------- */
@@ -200,10 +204,17 @@ int
 fl_loop_uses_ring(fl_state *st, PyObject *loop)
 {
     PyTypeObject *tp = Py_TYPE(loop);
+    if (tp == st->last_ring_type) {
+        return 1;
+    }
     if (!PyObject_TypeCheck(loop, st->LoopType)) {
         return 0;
     }
     int known = PySet_Contains(st->ring_loop_types, (PyObject *)tp);
+    if (known > 0) {
+        /* The set keeps the type alive, so the pointer stays valid. */
+        st->last_ring_type = tp;
+    }
     if (known != 0) {
         return known;
     }
@@ -442,6 +453,21 @@ fl_future_init(FutureObject *fut, PyObject *loop)
         Py_XSETREF(fut->source_tb, tb);
     }
     return 0;
+}
+
+PyObject *
+fl_loop_create_future(LoopObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyTypeObject *type = self->state->FutureType;
+    PyObject *fut = type->tp_alloc(type, 0);
+    if (fut == NULL) {
+        return NULL;
+    }
+    if (fl_future_init(FUT(fut), (PyObject *)self) < 0) {
+        Py_DECREF(fut);
+        return NULL;
+    }
+    return fut;
 }
 
 static PyObject *

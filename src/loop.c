@@ -822,6 +822,11 @@ static PyMethodDef Loop_methods[] = {
     {"get_debug", (PyCFunction)Loop_get_debug, METH_NOARGS, NULL},
     {"set_debug", (PyCFunction)Loop_set_debug, METH_O, NULL},
     {"_timer_handle_cancelled", (PyCFunction)Loop_timer_handle_cancelled, METH_O, NULL},
+    {"create_future", (PyCFunction)fl_loop_create_future, METH_NOARGS,
+     "Return a new fastloop.Future attached to this loop."},
+    {"create_task", (PyCFunction)(void (*)(void))fl_loop_create_task, FASTCALL_KW,
+     "create_task(coro, *, name=None, context=None): schedule coro in a new Task "
+     "(fastloop.Task, or what the task factory makes)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -775,6 +775,55 @@ Task_init(PyObject *self, PyObject *args, PyObject *kwds)
     return task_init(st, TASK(self), coro, loop, name, context, eager);
 }
 
+PyObject *
+fl_loop_create_task(LoopObject *self, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames)
+{
+    static const char *const names[] = {"coro", "name", "context"};
+    PyObject *argv[3];
+    if (fl_parse_args("create_task", args, nargs, kwnames, names, 3, 1, 1, argv) < 0) {
+        return NULL;
+    }
+    PyObject *coro = argv[0];
+    PyObject *name = argv[1] ? argv[1] : Py_None;
+    PyObject *context = argv[2] ? argv[2] : Py_None;
+    if (self->closed) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        return NULL;
+    }
+    fl_state *st = self->state;
+    /* set_task_factory() is Python (fastloop._loop); the factory lives in
+     * the instance's __dict__. */
+    PyObject *factory = PyObject_GetAttr((PyObject *)self, st->asyncio.str_task_factory);
+    if (factory == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+    }
+    else if (factory != Py_None) {
+        PyObject *stack[5] = {(PyObject *)self, factory, coro, name, context};
+        PyObject *task = PyObject_VectorcallMethod(st->asyncio.str_create_task_by_factory,
+                                                   stack, 5, NULL);
+        Py_DECREF(factory);
+        return task;
+    }
+    Py_XDECREF(factory);
+    /* No Python frame of ours is on the stack: the source traceback of a
+     * debug-mode task ends at the caller, as asyncio's does once it has
+     * dropped its create_task() frame. */
+    PyTypeObject *type = st->TaskType;
+    PyObject *task = type->tp_alloc(type, 0);
+    if (task == NULL) {
+        return NULL;
+    }
+    if (task_init(st, TASK(task), coro, (PyObject *)self, name, context, 0) < 0) {
+        Py_DECREF(task);
+        return NULL;
+    }
+    return task;
+}
+
 /* ---- Python-visible methods -------------------------------------------- */
 
 static PyObject *
