@@ -48,6 +48,14 @@ typedef struct {
     PyObject *leave_task;
     PyObject *swap_current_task;    /* 3.12+ */
     PyObject *register_task;
+    /* The weakref.WeakSet behind register_task (tasks._all_tasks on 3.11,
+     * _scheduled_tasks on 3.12+) and its parts, to add to it from C; all
+     * NULL if it is not a WeakSet as expected (register_task is called). */
+    PyObject *registry;
+    PyObject *registry_data;        /* its set of weak references */
+    PyObject *registry_remove;      /* its weakref callback */
+    PyObject *registry_iterating;   /* non-empty while it is iterated */
+    PyObject *registry_pending;     /* removals deferred meanwhile */
     PyObject *register_eager_task;  /* 3.12+ */
     PyObject *unregister_eager_task;/* 3.12+ */
     /* interned strings */
@@ -212,6 +220,7 @@ typedef struct {
     PyObject *context;
     PyObject *name;             /* NULL: "Task-<name_number>", made on demand */
     PyObject *fut_waiter;
+    PyObject *registered;       /* our weak reference in asyncio's task registry */
     uint64_t name_number;
     int num_cancels_requested;
     uint8_t must_cancel;

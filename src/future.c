@@ -92,6 +92,37 @@ import_attr(const char *module, const char *name, int optional)
     return attr;
 }
 
+/* Take the parts of asyncio's task registry, a weakref.WeakSet, that
+ * adding to it needs (see register_task in task.c).  Anything unexpected
+ * and they stay NULL: tasks then register through _register_task. */
+static int
+registry_parts(fl_asyncio *a)
+{
+    PyObject *weakset = import_attr("weakref", "WeakSet", 0);
+    if (weakset == NULL) {
+        return -1;
+    }
+    int is_weakset = Py_IS_TYPE(a->registry, (PyTypeObject *)weakset);
+    Py_DECREF(weakset);
+    if (is_weakset) {
+        a->registry_data = PyObject_GetAttrString(a->registry, "data");
+        a->registry_remove = PyObject_GetAttrString(a->registry, "_remove");
+        a->registry_iterating = PyObject_GetAttrString(a->registry, "_iterating");
+        a->registry_pending = PyObject_GetAttrString(a->registry, "_pending_removals");
+    }
+    if (!is_weakset || a->registry_data == NULL || !PySet_CheckExact(a->registry_data)
+            || a->registry_remove == NULL || !PyCallable_Check(a->registry_remove)
+            || a->registry_iterating == NULL || !PySet_CheckExact(a->registry_iterating)
+            || a->registry_pending == NULL || !PyList_CheckExact(a->registry_pending)) {
+        PyErr_Clear();
+        Py_CLEAR(a->registry_data);
+        Py_CLEAR(a->registry_remove);
+        Py_CLEAR(a->registry_iterating);
+        Py_CLEAR(a->registry_pending);
+    }
+    return 0;
+}
+
 int
 fl_asyncio_init(fl_state *st)
 {
@@ -125,6 +156,14 @@ fl_asyncio_init(fl_state *st)
     if (a->current_tasks != NULL && !PyDict_CheckExact(a->current_tasks)) {
         /* Not the {loop: task} dict of 3.11-3.13: use the functions. */
         Py_CLEAR(a->current_tasks);
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    IMPORT_OPTIONAL(registry, "asyncio.tasks", "_scheduled_tasks");
+#else
+    IMPORT_OPTIONAL(registry, "asyncio.tasks", "_all_tasks");
+#endif
+    if (a->registry != NULL && registry_parts(a) < 0) {
+        return -1;
     }
     if ((a->iscoroutine_types = PySet_New(NULL)) == NULL) {
         return -1;
@@ -163,7 +202,8 @@ fl_asyncio_init(fl_state *st)
     X(CancelledError) X(InvalidStateError) X(iscoroutine) X(iscoroutine_types) \
     X(get_event_loop) X(future_repr) X(task_repr) X(task_get_stack) X(task_print_stack) \
     X(current_tasks) X(enter_task) X(leave_task) X(swap_current_task) X(register_task) \
-    X(register_eager_task) X(unregister_eager_task)
+    X(register_eager_task) X(unregister_eager_task) X(registry) X(registry_data) \
+    X(registry_remove) X(registry_iterating) X(registry_pending)
 
 int
 fl_asyncio_traverse(fl_state *st, visitproc visit, void *arg)

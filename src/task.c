@@ -118,6 +118,62 @@ call_hook(PyObject *hook, PyObject *task)
     return r ? 0 : -1;
 }
 
+/* Make the task visible to asyncio.all_tasks(): what _register_task does,
+ * which is WeakSet.add() on asyncio's registry, done here without its
+ * Python frame.  The weak reference is kept, so that the task can take it
+ * out again when it finishes (unregister_done_task): a finished task never
+ * shows in all_tasks() anyway, and the reference's callback then has no
+ * Python code to run when the task dies. */
+static int
+register_task(fl_state *st, TaskObject *task)
+{
+    fl_asyncio *a = &st->asyncio;
+    if (a->registry_data == NULL) {
+        return call_hook(a->register_task, (PyObject *)task);
+    }
+    if (PyList_GET_SIZE(a->registry_pending) > 0 && PySet_GET_SIZE(a->registry_iterating) == 0) {
+        PyObject *r = PyObject_CallMethod(a->registry, "_commit_removals", NULL);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    PyObject *ref = PyWeakref_NewRef((PyObject *)task, a->registry_remove);
+    if (ref == NULL) {
+        return -1;
+    }
+    if (PySet_Add(a->registry_data, ref) < 0) {
+        Py_DECREF(ref);
+        return -1;
+    }
+    Py_XSETREF(task->registered, ref);
+    return 0;
+}
+
+/* The task is done: take its weak reference out of asyncio's registry,
+ * unless somebody is iterating over the registry right now (the WeakSet
+ * defers removals then; the reference's own callback will do it). */
+static void
+unregister_done_task(fl_state *st, TaskObject *task)
+{
+    PyObject *ref = task->registered;
+    if (ref == NULL) {
+        return;
+    }
+    task->registered = NULL;
+    fl_asyncio *a = &st->asyncio;
+    if (PySet_GET_SIZE(a->registry_iterating) == 0) {
+        PyObject *error = PyErr_Occurred() ? fl_fetch_exception() : NULL;
+        if (PySet_Discard(a->registry_data, ref) < 0) {
+            PyErr_Clear();
+        }
+        if (error != NULL) {
+            fl_restore_exception(error);
+        }
+    }
+    Py_DECREF(ref);
+}
+
 /* ---- scheduling -------------------------------------------------------- */
 
 static int
@@ -348,6 +404,9 @@ yield_instead_of_yield_from:
     return status;
 }
 
+static int finish_step(fl_state *st, TaskObject *task, PySendResult gen_status,
+                       PyObject *result);
+
 static int
 is_stop_iteration(void)
 {
@@ -390,6 +449,16 @@ step_run_and_handle_result(fl_state *st, TaskObject *task, PyObject *exc)
     }
     Py_DECREF(coro);
 
+    int status = finish_step(st, task, gen_status, result);
+    if (task->fut.state != FUT_PENDING) {
+        unregister_done_task(st, task);
+    }
+    return status;
+}
+
+static int
+finish_step(fl_state *st, TaskObject *task, PySendResult gen_status, PyObject *result)
+{
     FutureObject *fut = &task->fut;
     if (gen_status == PYGEN_RETURN) {
         int r;
@@ -670,7 +739,7 @@ eager_start(fl_state *st, TaskObject *task)
         Py_DECREF(current);
     }
     if (task->fut.state == FUT_PENDING) {
-        if (call_hook(st->asyncio.register_task, self) < 0 && error == NULL) {
+        if (register_task(st, task) < 0 && error == NULL) {
             error = fl_fetch_exception();
         }
     }
@@ -747,7 +816,7 @@ task_init(fl_state *st, TaskObject *task, PyObject *coro, PyObject *loop, PyObje
     if (call_step_soon(st, task, NULL) < 0) {
         return -1;
     }
-    return call_hook(st->asyncio.register_task, (PyObject *)task);
+    return register_task(st, task);
 }
 
 static int
@@ -1098,6 +1167,7 @@ Task_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(task->context);
     Py_VISIT(task->name);
     Py_VISIT(task->fut_waiter);
+    Py_VISIT(task->registered);
     return fl_future_traverse(&task->fut, visit, arg);
 }
 
@@ -1109,6 +1179,7 @@ Task_clear(PyObject *self)
     Py_CLEAR(task->context);
     Py_CLEAR(task->name);
     Py_CLEAR(task->fut_waiter);
+    Py_CLEAR(task->registered);
     fl_future_clear(&task->fut);
     Py_CLEAR(task->fut.dict);
     return 0;
