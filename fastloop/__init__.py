@@ -14,10 +14,10 @@ import asyncio as _asyncio
 import sys as _sys
 import warnings as _warnings
 
-from ._core import Handle, TimerHandle
+from ._core import Future, Handle, Task, TimerHandle
 from ._loop import Loop
 
-__all__ = ["Loop", "Handle", "TimerHandle", "new_event_loop", "run", "EventLoopPolicy", "install"]
+__all__ = ["Loop", "Future", "Task", "Handle", "TimerHandle", "new_event_loop", "run", "EventLoopPolicy", "install"]
 __version__ = "0.1.0"
 
 # asyncio deprecates the policy system from 3.14 on.

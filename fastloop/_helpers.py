@@ -7,6 +7,7 @@ message identical to stock asyncio's.
 """
 
 import sys
+import traceback
 from asyncio import constants, coroutines, format_helpers
 from asyncio.log import logger
 
@@ -50,6 +51,12 @@ def extract_stack():
     return format_helpers.extract_stack(sys._getframe(1), limit=_HANDLE_STACK_DEPTH)
 
 
+def extract_full_stack():
+    # Where a Future or Task was created: asyncio's C Future takes the whole
+    # stack, with traceback.extract_stack().
+    return traceback.extract_stack(sys._getframe(1))
+
+
 def trim_call_later_stack(stack):
     # asyncio's call_later() goes through call_at(), one frame more of the
     # same budget: keep the innermost frames only, as it does.
@@ -70,9 +77,11 @@ def format_handle(handle):
     # A task step is reported as the task, as asyncio does.
     from asyncio import tasks
 
+    from ._core import Task
+
     callback = handle._callback
     owner = getattr(callback, "__self__", None)
-    if isinstance(owner, tasks.Task):
+    if isinstance(owner, (tasks.Task, Task)):
         return repr(owner)
     return str(handle)
 

@@ -164,23 +164,18 @@ class Loop(_core.Loop, SignalHandlersMixin, NetworkMixin, SockMixin, asyncio.Abs
 
     # ---- futures and tasks -----------------------------------------------
 
-    def create_future(self):
-        return futures.Future(loop=self)
+    # create_future() and create_task() are the C core's: with no task
+    # factory set they make fastloop.Future and fastloop.Task without a
+    # Python call; with one, create_task() calls _create_task_by_factory().
 
-    def create_task(self, coro, *, name=None, context=None):
-        self._check_closed()
-        if self._task_factory is None:
-            task = tasks.Task(coro, loop=self, name=name, context=context)
-            if task._source_traceback:
-                del task._source_traceback[-1]
+    def _create_task_by_factory(self, factory, coro, name, context):
+        if context is None:
+            # Factories written before context= existed take (loop, coro).
+            task = factory(self, coro)
         else:
-            if context is None:
-                # Factories written before context= existed take (loop, coro).
-                task = self._task_factory(self, coro)
-            else:
-                task = self._task_factory(self, coro, context=context)
-            if name is not None:
-                task.set_name(name)
+            task = factory(self, coro, context=context)
+        if name is not None:
+            task.set_name(name)
         return task
 
     def set_task_factory(self, factory):

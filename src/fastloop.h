@@ -31,10 +31,62 @@
 
 /* ---- module state ------------------------------------------------------ */
 
+/* What future.c and task.c use from asyncio. */
+typedef struct {
+    PyObject *CancelledError;
+    PyObject *InvalidStateError;
+    PyObject *iscoroutine;          /* asyncio.coroutines.iscoroutine */
+    PyObject *iscoroutine_types;    /* a set: types iscoroutine() accepted */
+    PyObject *get_event_loop;       /* events.get_event_loop (3.11: _get_event_loop) */
+    PyObject *future_repr;          /* base_futures._future_repr */
+    PyObject *task_repr;            /* base_tasks._task_repr */
+    PyObject *task_get_stack;       /* base_tasks._task_get_stack */
+    PyObject *task_print_stack;     /* base_tasks._task_print_stack */
+    /* asyncio.tasks._current_tasks, the {loop: task} dict that
+     * current_task() reads, or NULL to go through the functions below. */
+    PyObject *current_tasks;
+    PyObject *enter_task;
+    PyObject *leave_task;
+    PyObject *swap_current_task;    /* 3.12+ */
+    PyObject *register_task;
+    /* The weakref.WeakSet behind register_task (tasks._all_tasks on 3.11,
+     * _scheduled_tasks on 3.12+) and its parts, to add to it from C; all
+     * NULL if it is not a WeakSet as expected (register_task is called). */
+    PyObject *registry;
+    PyObject *registry_data;        /* its set of weak references */
+    PyObject *registry_remove;      /* its weakref callback */
+    PyObject *registry_iterating;   /* non-empty while it is iterated */
+    PyObject *registry_pending;     /* removals deferred meanwhile */
+    PyObject *register_eager_task;  /* 3.12+ */
+    PyObject *unregister_eager_task;/* 3.12+ */
+    /* interned strings */
+    PyObject *str_pending;
+    PyObject *str_cancelled;
+    PyObject *str_finished;
+    PyObject *str_call_soon;
+    PyObject *str_get_debug;
+    PyObject *str_get_loop;
+    PyObject *str_loop;
+    PyObject *str_cancel;
+    PyObject *str_add_done_callback;
+    PyObject *str_blocking;         /* _asyncio_future_blocking */
+    PyObject *str_result;
+    PyObject *str_throw;
+    PyObject *str_is_running;
+    PyObject *str_future;
+    PyObject *str_task;
+    PyObject *str_task_factory;     /* _task_factory */
+    PyObject *str_create_task_by_factory;
+    PyObject *kw_context;           /* ("context",) */
+} fl_asyncio;
+
 typedef struct {
     PyTypeObject *LoopType;
     PyTypeObject *HandleType;
     PyTypeObject *TimerHandleType;
+    PyTypeObject *FutureType;
+    PyTypeObject *FutureIterType;
+    PyTypeObject *TaskType;
 
     /* fastloop._helpers, imported on first use: Python code for the rare
      * paths (formatting callbacks, debug-mode checks and warnings). */
@@ -49,6 +101,15 @@ typedef struct {
     PyObject *str_fileno;
 
     fl_net_state net;           /* stream sockets: net.h */
+    /* future.c and task.c: asyncio's objects and hooks, looked up at
+     * module init (see fl_asyncio_init). */
+    fl_asyncio asyncio;
+    uint64_t task_name_counter;
+    /* Loop subclasses known to keep fastloop's own call_soon, so their
+     * futures and tasks may queue straight into the ready ring. */
+    PyObject *ring_loop_types;      /* a set of types */
+    PyTypeObject *last_ring_type;   /* borrowed: the last type found in it */
+    PyObject *other_loop_types;     /* a set of types that may not */
 } fl_state;
 
 fl_state *fl_get_state(PyObject *module);
@@ -130,6 +191,50 @@ typedef struct {
     PyObject *when_obj;         /* what call_at() was given, if not a float */
 } TimerHandleObject;
 
+/* A done-callback: fn called with the future, in contextvars.Context ctx.
+ * ctx == NULL marks a fastloop Task (fn) waiting on the future: its
+ * completion queues the task's next step, with no callable made. */
+typedef struct {
+    PyObject *fn;
+    PyObject *ctx;
+} fl_callback;
+
+enum { FUT_PENDING = 0, FUT_CANCELLED = 1, FUT_FINISHED = 2 };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *loop;             /* NULL until __init__ ran */
+    PyObject *result;
+    PyObject *exception;
+    PyObject *exception_tb;
+    PyObject *cancel_msg;
+    PyObject *cancelled_exc;
+    PyObject *source_tb;        /* debug mode only */
+    PyObject *dict;
+    PyObject *weakreflist;
+    fl_callback cb0;            /* the first callback, kept inline */
+    fl_callback *cbs;           /* the callbacks after cb0 */
+    uint32_t ncbs;
+    uint32_t cbs_capacity;
+    uint8_t state;
+    uint8_t log_tb;
+    uint8_t blocking;
+    uint8_t ring;               /* loop is a fastloop Loop with its own call_soon */
+} FutureObject;
+
+typedef struct {
+    FutureObject fut;
+    PyObject *coro;
+    PyObject *context;
+    PyObject *name;             /* NULL: "Task-<name_number>", made on demand */
+    PyObject *fut_waiter;
+    PyObject *registered;       /* our weak reference in asyncio's task registry */
+    uint64_t name_number;
+    int num_cancels_requested;
+    uint8_t must_cancel;
+    uint8_t log_destroy_pending;
+} TaskObject;
+
 /* ---- handle.c ---------------------------------------------------------- */
 
 extern PyType_Spec fl_handle_spec;
@@ -194,6 +299,75 @@ void fl_net_clear(fl_state *st);
 int fl_net_on_event(LoopObject *loop, PyObject *owner, unsigned events);
 /* True while the owner refuses add_reader() & co on its fd. */
 int fl_net_owner_claims(fl_state *st, PyObject *owner);
+/* ---- future.c ---------------------------------------------------------- */
+
+extern PyType_Spec fl_future_spec;
+extern PyType_Spec fl_future_iter_spec;
+
+int fl_asyncio_init(fl_state *st);
+int fl_asyncio_traverse(fl_state *st, visitproc visit, void *arg);
+void fl_asyncio_clear(fl_state *st);
+
+/* The loop a future queues into directly, or NULL when its callbacks must
+ * go through loop.call_soon() (a foreign loop, debug mode, a closed loop). */
+static inline LoopObject *
+fl_future_ring(FutureObject *fut)
+{
+    LoopObject *loop = (LoopObject *)fut->loop;
+    if (!fut->ring || loop->debug || loop->closed) {
+        return NULL;
+    }
+    return loop;
+}
+
+PyObject *fl_future_iter_new(fl_state *st, PyObject *fut);
+/* Call loop.call_exception_handler(context); consumes context (a new dict
+ * or NULL after a failure to build it).  -1 with an exception set. */
+int fl_report_to_loop(PyObject *self, PyObject *loop, PyObject *context);
+/* Parse METH_FASTCALL|METH_KEYWORDS arguments into out[0..n): the first
+ * npos may come positionally, any by keyword; the first nrequired are
+ * required.  Absent ones are left NULL. */
+int fl_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                  const char *const *names, int n, int npos, int nrequired, PyObject **out);
+
+/* A READY_CALLBACK entry's callback raised: report it as asyncio reports a
+ * failing Handle (a Handle is made for the report).  Same contract as
+ * fl_handle_run's. */
+int fl_report_ready_callback_error(LoopObject *loop, ready_entry *e);
+
+int fl_future_init(FutureObject *fut, PyObject *loop);
+int fl_future_set_result(FutureObject *fut, PyObject *result);
+int fl_future_set_exception(FutureObject *fut, PyObject *exc);
+/* Returns 1 if it changed the future's state, 0 if it was done, -1 on error. */
+int fl_future_cancel(FutureObject *fut, PyObject *msg);
+/* Steals nothing.  ctx NULL: fn is a Task to wake up. */
+int fl_future_add_callback(FutureObject *fut, PyObject *fn, PyObject *ctx);
+/* 0: *result is the result; 1: *result is the exception to raise;
+ * -1: an exception is set (cancelled, or not done). */
+int fl_future_get_result(FutureObject *fut, PyObject **result);
+PyObject *fl_future_make_cancelled_error(FutureObject *fut);
+int fl_future_traverse(FutureObject *fut, visitproc visit, void *arg);
+int fl_future_clear(FutureObject *fut);
+void fl_future_finalize(PyObject *self);
+/* loop.call_soon(fn, arg, context=ctx); arg may be NULL. */
+int fl_call_soon(fl_state *st, PyObject *loop, PyObject *fn, PyObject *arg, PyObject *ctx);
+/* Whether futures on this loop may use its ready ring directly. */
+int fl_loop_uses_ring(fl_state *st, PyObject *loop);
+
+PyObject *fl_loop_create_future(LoopObject *self, PyObject *ignored);
+
+/* ---- task.c ------------------------------------------------------------ */
+
+extern PyType_Spec fl_task_spec;
+
+PyObject *fl_loop_create_task(LoopObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
+
+/* Run a READY_TASK_STEP entry (a: task, b: exception or NULL, c: the
+ * future that woke the task, or NULL). Same contract as fl_handle_run. */
+int fl_task_run_entry(LoopObject *loop, ready_entry *e);
+/* Queue the task's wake-up by the done future fut (fut's callback). */
+int fl_task_wakeup_soon(fl_state *st, PyObject *task, PyObject *fut);
 
 /* ---- compat.c ---------------------------------------------------------- */
 

@@ -463,13 +463,7 @@ run_callback_entry(LoopObject *self, ready_entry *e)
         }
     }
     if (result == NULL) {
-        PyObject *args = PyTuple_Pack(1, e->b);
-        if (args == NULL) {
-            return -1;
-        }
-        int status = fl_report_callback_error(self, e->a, args, NULL);
-        Py_DECREF(args);
-        return status;
+        return fl_report_ready_callback_error(self, e);
     }
     Py_DECREF(result);
     return 0;
@@ -490,6 +484,8 @@ run_entry(LoopObject *self, ready_entry *e)
         return run_callback_entry(self, e);
     case READY_IO:
         return fl_net_on_event(self, e->a, (unsigned)PyLong_AsLong(e->b));
+    case READY_TASK_STEP:
+        return fl_task_run_entry(self, e);
     default:
         PyErr_Format(PyExc_SystemError, "fastloop: unknown ready entry kind %d", e->kind);
         return -1;
@@ -832,6 +828,11 @@ static PyMethodDef Loop_methods[] = {
     {"get_debug", (PyCFunction)Loop_get_debug, METH_NOARGS, NULL},
     {"set_debug", (PyCFunction)Loop_set_debug, METH_O, NULL},
     {"_timer_handle_cancelled", (PyCFunction)Loop_timer_handle_cancelled, METH_O, NULL},
+    {"create_future", (PyCFunction)fl_loop_create_future, METH_NOARGS,
+     "Return a new fastloop.Future attached to this loop."},
+    {"create_task", (PyCFunction)(void (*)(void))fl_loop_create_task, FASTCALL_KW,
+     "create_task(coro, *, name=None, context=None): schedule coro in a new Task "
+     "(fastloop.Task, or what the task factory makes)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -93,6 +93,10 @@ core_exec(PyObject *module)
             || add_type(module, &fl_handle_spec, NULL, &st->HandleType) < 0
             || add_type(module, &fl_timer_handle_spec, (PyObject *)st->HandleType,
                         &st->TimerHandleType) < 0
+            || add_type(module, &fl_future_spec, NULL, &st->FutureType) < 0
+            || add_type(module, &fl_future_iter_spec, NULL, &st->FutureIterType) < 0
+            || add_type(module, &fl_task_spec, (PyObject *)st->FutureType, &st->TaskType) < 0
+            || fl_asyncio_init(st) < 0
             || fl_net_init(module, st) < 0) {
         return -1;
     }
@@ -106,8 +110,15 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->LoopType);
     Py_VISIT(st->HandleType);
     Py_VISIT(st->TimerHandleType);
+    Py_VISIT(st->FutureType);
+    Py_VISIT(st->FutureIterType);
+    Py_VISIT(st->TaskType);
     Py_VISIT(st->helpers);
-    return fl_net_traverse(st, visit, arg);
+    int status = fl_net_traverse(st, visit, arg);
+    if (status != 0) {
+        return status;
+    }
+    return fl_asyncio_traverse(st, visit, arg);
 }
 
 static int
@@ -117,7 +128,11 @@ core_clear(PyObject *module)
     Py_CLEAR(st->LoopType);
     Py_CLEAR(st->HandleType);
     Py_CLEAR(st->TimerHandleType);
+    Py_CLEAR(st->FutureType);
+    Py_CLEAR(st->FutureIterType);
+    Py_CLEAR(st->TaskType);
     Py_CLEAR(st->helpers);
+    fl_asyncio_clear(st);
     Py_CLEAR(st->str_call_exception_handler);
     Py_CLEAR(st->str_message);
     Py_CLEAR(st->str_exception);
@@ -142,7 +157,7 @@ static PyModuleDef_Slot core_slots[] = {
 static struct PyModuleDef core_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "fastloop._core",
-    .m_doc = "The C core of fastloop: loop, handles, timers and the poller.",
+    .m_doc = "The C core of fastloop: loop, handles, timers, the poller, futures and tasks.",
     .m_size = sizeof(fl_state),
     .m_slots = core_slots,
     .m_traverse = core_traverse,

@@ -22,6 +22,16 @@ def stock_only(what):
     return f"stock asyncio only, no event loop involved: {what}"
 
 
+def not_asyncio_future(what):
+    """The test asserts isinstance(x, asyncio.Future) or asyncio.Task of what
+    fastloop's loop.create_future() / create_task() made."""
+    return (
+        f"asserts that {what} is an instance of asyncio.Future / asyncio.Task: fastloop's "
+        "are its own C types, fastloop.Future and fastloop.Task, with asyncio's API but not "
+        "derived from asyncio's classes (asyncio.isfuture() holds; see README)"
+    )
+
+
 NEEDS_TCP = needs("TCP transports: create_connection, create_server, connect_accepted_socket")
 NEEDS_UNIX = needs("Unix socket transports: create_unix_connection, create_unix_server")
 NEEDS_SSL = needs("SSL/TLS transports")

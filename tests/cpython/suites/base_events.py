@@ -21,7 +21,7 @@ import sys
 import fastloop
 
 from .. import runner
-from ..reasons import NEEDS_UDP, internals, stock_only
+from ..reasons import NEEDS_SSL, NEEDS_TCP, NEEDS_UDP, internals, needs, not_asyncio_future, stock_only
 
 M = "test_base_events."
 B = M + "BaseEventLoopTests."
@@ -87,6 +87,7 @@ class BaseEventsSuite(runner.Suite):
         "all": {
             B + "test_call_soon": NOT_ASYNCIO_HANDLE,
             B + "test_call_later": NOT_ASYNCIO_HANDLE,
+            B + "test_set_task_factory": not_asyncio_future("the task create_task() makes without a factory"),
             B + "test__add_callback_handle": internals("loop._add_callback, loop._ready"),
             B + "test__add_callback_cancelled_handle": internals("loop._add_callback, loop._ready"),
             B + "test__run_once": internals("loop._scheduled, loop._selector"),

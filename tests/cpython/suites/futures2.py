@@ -2,7 +2,8 @@
 
 Run with fastloop's policy installed, so the loops that asyncio.run(),
 asyncio.Runner and IsolatedAsyncioTestCase make are fastloop loops.  The
-futures and tasks are still asyncio's own here.
+futures and tasks are fastloop's: loop.create_future() and loop.create_task()
+make fastloop.Future and fastloop.Task.
 """
 
 from .. import runner
