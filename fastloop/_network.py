@@ -373,6 +373,13 @@ _sock_recv_into = _core.sock_recv_into
 _sock_sendall = _core.sock_sendall
 
 
+def _forget(loop, sock, fut):
+    # The wait was given up (cancelled): stop watching the fd at once.
+    fd = sock.fileno()
+    if fd >= 0 and not loop.is_closed():
+        _core.sock_forget(loop, fd, fut)
+
+
 def _check_sock(loop, sock):
     _check_ssl_socket(sock)
     if loop.get_debug() and sock.gettimeout() != 0:
@@ -407,14 +414,22 @@ class SockMixin:
         result = _sock_recv(self, sock, n)
         if result.__class__ is bytes:
             return result
-        return await result
+        try:
+            return await result
+        except BaseException:
+            _forget(self, sock, result)
+            raise
 
     async def sock_recv_into(self, sock, buf):
         _check_sock(self, sock)
         result = _sock_recv_into(self, sock, buf)
         if result.__class__ is int:
             return result
-        return await result
+        try:
+            return await result
+        except BaseException:
+            _forget(self, sock, result)
+            raise
 
     async def sock_recvfrom(self, sock, bufsize):
         _check_sock(self, sock)
@@ -443,7 +458,11 @@ class SockMixin:
         result = _sock_sendall(self, sock, data)
         if result is None:
             return
-        return await result
+        try:
+            return await result
+        except BaseException:
+            _forget(self, sock, result)
+            raise
 
     async def sock_sendto(self, sock, data, address):
         _check_sock(self, sock)

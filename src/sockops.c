@@ -7,10 +7,11 @@
  * pending read and one pending write operation per fd, and finishes them
  * straight from the poll loop, without a Handle or a done-callback.
  *
- * As in asyncio, a cancelled operation does nothing more: its future is
- * seen done at the next event on the fd (or the next operation on it),
- * which drops it.  Interest in the fd is dropped as soon as no operation is
- * pending, so closing the socket afterwards leaves nothing registered.
+ * As in asyncio, a cancelled operation does nothing more: the coroutine
+ * that gave up on it calls sock_forget(), which drops it and the interest
+ * in the fd at once (and a future found done at an event is dropped too).
+ * Interest in the fd is dropped as soon as no operation is pending, so
+ * closing the socket afterwards leaves nothing registered.
  */
 #include "transport.h"
 
@@ -419,6 +420,45 @@ sockops_sendall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return fut;
 }
 
+/* sock_forget(loop, fd, fut): the awaiting coroutine gave up on fut
+ * (cancelled): drop its operation and the interest in the fd now, as
+ * asyncio's done-callback does, rather than at the next event. */
+static PyObject *
+sockops_forget(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "sock_forget() takes 3 arguments");
+        return NULL;
+    }
+    fl_state *st = fl_get_state(module);
+    if (!PyObject_TypeCheck(args[0], st->LoopType)) {
+        PyErr_SetString(PyExc_TypeError, "sock_forget() needs a fastloop loop");
+        return NULL;
+    }
+    long fd = PyLong_AsLong(args[1]);
+    if (fd == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    LoopObject *loop = (LoopObject *)args[0];
+    PyObject *owner = fd < 0 || fd > INT32_MAX ? NULL : fl_io_owner(loop, (int)fd);
+    if (owner == NULL || !Py_IS_TYPE(owner, st->net.WaiterType)) {
+        Py_RETURN_NONE;
+    }
+    WaiterObject *w = (WaiterObject *)Py_NewRef(owner);
+    if (w->read.fut == args[2]) {
+        op_clear(&w->read);
+    }
+    if (w->write.fut == args[2]) {
+        op_clear(&w->write);
+    }
+    int status = waiter_sync(w);
+    Py_DECREF(w);
+    if (status < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 PyMethodDef fl_sockops_methods[] = {
     {"sock_recv", (PyCFunction)(void (*)(void))sockops_recv, METH_FASTCALL,
      "sock_recv(loop, sock, n): bytes received now, or a future of them."},
@@ -426,6 +466,8 @@ PyMethodDef fl_sockops_methods[] = {
      "sock_recv_into(loop, sock, buf): bytes received now, or a future of the count."},
     {"sock_sendall", (PyCFunction)(void (*)(void))sockops_sendall, METH_FASTCALL,
      "sock_sendall(loop, sock, data): None when all is sent now, or a future."},
+    {"sock_forget", (PyCFunction)(void (*)(void))sockops_forget, METH_FASTCALL,
+     "sock_forget(loop, fd, fut): drop the pending operation whose future is fut."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -283,3 +283,33 @@ def test_sendall_of_a_reused_bytearray_sends_what_was_given(loop):
             assert got == b"1" * len(data)
 
     run(loop, main())
+
+
+def test_cancelled_sock_recv_then_transport(loop):
+    """After a cancelled sock_recv, data that arrives later goes to whoever
+    reads next (here a transport made on the same socket), not to the
+    cancelled call."""
+
+    async def main():
+        a, b = await connected_pair(loop)
+        with a:
+            recv = loop.create_task(loop.sock_recv(b, 10))
+            await asyncio.sleep(0.01)
+            recv.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await recv
+            # the data that arrives later is for the transport, not for the
+            # cancelled sock_recv
+            got = loop.create_future()
+
+            class P(asyncio.Protocol):
+                def data_received(self, data):
+                    got.set_result(data)
+
+            tr, pr = await loop.connect_accepted_socket(P, b)
+            await loop.sock_sendall(a, b"for the transport")
+            assert await got == b"for the transport"
+            tr.close()
+            await asyncio.sleep(0)
+
+    run(loop, main())
