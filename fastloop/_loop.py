@@ -17,6 +17,7 @@ from asyncio import coroutines, events, futures, tasks
 from asyncio.log import logger
 
 from . import _core
+from ._network import NetworkMixin, SockMixin
 from ._signals import SignalHandlersMixin
 
 _PY312 = sys.version_info >= (3, 12)
@@ -41,7 +42,7 @@ def _set_result_unless_cancelled(fut, result):
         fut.set_result(result)
 
 
-class Loop(_core.Loop, SignalHandlersMixin, asyncio.AbstractEventLoop):
+class Loop(_core.Loop, SignalHandlersMixin, NetworkMixin, SockMixin, asyncio.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):

@@ -20,6 +20,7 @@
 #endif
 
 #include "heap.h"
+#include "net.h"
 #include "poller.h"
 #include "ready.h"
 #include "wakeup.h"
@@ -105,6 +106,7 @@ typedef struct {
     PyObject *str_source_traceback;
     PyObject *str_fileno;
 
+    fl_net_state net;           /* stream sockets: net.h */
     /* future.c and task.c: asyncio's objects and hooks, looked up at
      * module init (see fl_asyncio_init). */
     fl_asyncio asyncio;
@@ -133,6 +135,12 @@ typedef struct {
     PyObject *reader;   /* Handle or NULL */
     PyObject *writer;   /* Handle or NULL */
     unsigned events;    /* interest registered with the poller */
+    /* A C transport or listener that takes this fd's events straight from
+     * the poll loop (no Handle per event).  Borrowed while owner_events is
+     * 0; the watch holds a strong reference while it is not, as asyncio's
+     * selector holds the transport's reader and writer handles. */
+    PyObject *owner;
+    unsigned owner_events;
 } fd_watch;
 
 typedef struct LoopObject {
@@ -271,9 +279,34 @@ void fl_io_clear(LoopObject *loop);
 int fl_io_traverse(LoopObject *loop, visitproc visit, void *arg);
 PyObject *fl_loop_add_reader(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *fl_loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *fl_loop_add_reader_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *fl_loop_add_writer_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *fl_loop_remove_reader(LoopObject *self, PyObject *fileobj);
 PyObject *fl_loop_remove_writer(LoopObject *self, PyObject *fileobj);
 
+/* C owners of fds (transport.h).  attach: RuntimeError if another owner
+ * still claims the fd.  set_owner_events: the POLLER_* events the owner
+ * wants now; 0, or -1 with OSError.  detach: forget the owner (no-op if
+ * it is not the fd's owner any more).  All are no-ops on a closed loop. */
+int fl_io_attach(LoopObject *loop, int fd, PyObject *owner);
+int fl_io_set_owner_events(LoopObject *loop, int fd, PyObject *owner, unsigned events);
+void fl_io_detach(LoopObject *loop, int fd, PyObject *owner);
+/* asyncio's _ensure_fd_no_transport: RuntimeError naming fileobj. */
+int fl_io_check_no_transport(LoopObject *loop, int fd, PyObject *fileobj);
+/* The owner of fd, borrowed; or NULL. */
+PyObject *fl_io_owner(LoopObject *loop, int fd);
+/* The owner of fd, still claiming it, borrowed; or NULL. */
+PyObject *fl_io_claiming_owner(LoopObject *loop, int fd);
+
+/* ---- net (stream.c, server.c) ------------------------------------------ */
+
+int fl_net_init(PyObject *module, fl_state *st);
+int fl_net_traverse(fl_state *st, visitproc visit, void *arg);
+void fl_net_clear(fl_state *st);
+/* Run a READY_IO entry: the owner's fd reported events. */
+int fl_net_on_event(LoopObject *loop, PyObject *owner, unsigned events);
+/* True while the owner refuses add_reader() & co on its fd. */
+int fl_net_owner_claims(fl_state *st, PyObject *owner);
 /* ---- future.c ---------------------------------------------------------- */
 
 extern PyType_Spec fl_future_spec;

@@ -92,7 +92,8 @@ watch_for(LoopObject *loop, int fd, int create)
 static unsigned
 wanted_events(const fd_watch *w)
 {
-    return (w->reader ? POLLER_READABLE : 0) | (w->writer ? POLLER_WRITABLE : 0);
+    return (w->reader ? POLLER_READABLE : 0) | (w->writer ? POLLER_WRITABLE : 0)
+           | w->owner_events;
 }
 
 static int
@@ -146,9 +147,11 @@ cancel_handle(PyObject *handle)
     return r;
 }
 
+/* add_reader/add_writer; the private _add_reader/_add_writer return the
+ * handle, as asyncio's do (its sock_* calls check it was not replaced). */
 static PyObject *
 add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
-          const char *method)
+          const char *method, int return_handle)
 {
     if (nargs < 2) {
         PyErr_Format(PyExc_TypeError, "%s() missing required positional argument%s",
@@ -160,7 +163,7 @@ add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
         PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
         return NULL;
     }
-    if (fd < 0) {
+    if (fd < 0 || fl_io_check_no_transport(self, fd, args[0]) < 0) {
         return NULL;
     }
     PyObject *cb_args = PyTuple_New(nargs - 2);
@@ -190,10 +193,16 @@ add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
         Py_DECREF(h);
         return NULL;
     }
+    PyObject *result = return_handle ? Py_NewRef((PyObject *)h) : Py_NewRef(Py_None);
     if (old != NULL) {
-        return cancel_handle(old);
+        PyObject *r = cancel_handle(old);
+        if (r == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        Py_DECREF(r);
     }
-    Py_RETURN_NONE;
+    return result;
 }
 
 static PyObject *
@@ -203,7 +212,7 @@ remove_watch(LoopObject *self, PyObject *fileobj, int writer)
     if (fd == FD_LOOP_CLOSED) {
         Py_RETURN_FALSE;
     }
-    if (fd < 0) {
+    if (fd < 0 || fl_io_check_no_transport(self, fd, fileobj) < 0) {
         return NULL;
     }
     fd_watch *w = watch_for(self, fd, 0);
@@ -233,13 +242,25 @@ remove_watch(LoopObject *self, PyObject *fileobj, int writer)
 PyObject *
 fl_loop_add_reader(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    return add_watch(self, args, nargs, 0, "add_reader");
+    return add_watch(self, args, nargs, 0, "add_reader", 0);
+}
+
+PyObject *
+fl_loop_add_reader_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return add_watch(self, args, nargs, 0, "_add_reader", 1);
+}
+
+PyObject *
+fl_loop_add_writer_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return add_watch(self, args, nargs, 1, "_add_writer", 1);
 }
 
 PyObject *
 fl_loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    return add_watch(self, args, nargs, 1, "add_writer");
+    return add_watch(self, args, nargs, 1, "add_writer", 0);
 }
 
 PyObject *
@@ -290,6 +311,19 @@ fl_io_dispatch(LoopObject *loop, const poller_event *event)
         (void)poller_change(&loop->poller, fd, POLLER_READABLE | POLLER_WRITABLE, 0);
         return 0;
     }
+    if (w->owner != NULL && (event->events & w->owner_events)) {
+        ready_entry e = {Py_NewRef(w->owner),
+                         PyLong_FromLong((long)(event->events & w->owner_events)),
+                         NULL, READY_IO};
+        if (e.b == NULL || ready_push(&loop->ready, e) < 0) {
+            Py_DECREF(e.a);
+            Py_XDECREF(e.b);
+            if (!PyErr_Occurred()) {
+                PyErr_NoMemory();
+            }
+            return -1;
+        }
+    }
     /* Neither step below calls into Python (a Py_DECREF of a cancelled
      * handle can, but only after its slot is cleared). */
     if ((event->events & POLLER_READABLE) && queue_watch(loop, fd, w, 0) < 0) {
@@ -309,6 +343,7 @@ fl_io_clear(LoopObject *loop)
          * watch and move it. */
         fd_watch *w = &loop->watches[fd];
         PyObject *reader = w->reader, *writer = w->writer;
+        PyObject *owner = w->owner_events ? w->owner : NULL;
         if (w->events && !loop->closed && !fl_loop_forked(loop)) {
             (void)poller_change(&loop->poller, (int)fd, w->events, 0);
         }
@@ -316,9 +351,11 @@ fl_io_clear(LoopObject *loop)
             loop->watched_fds--;
         }
         w->reader = w->writer = NULL;
-        w->events = 0;
+        w->owner = NULL;
+        w->events = w->owner_events = 0;
         Py_XDECREF(reader);
         Py_XDECREF(writer);
+        Py_XDECREF(owner);
     }
 }
 
@@ -328,6 +365,118 @@ fl_io_traverse(LoopObject *loop, visitproc visit, void *arg)
     for (size_t fd = 0; fd < loop->watches_capacity; fd++) {
         Py_VISIT(loop->watches[fd].reader);
         Py_VISIT(loop->watches[fd].writer);
+        if (loop->watches[fd].owner_events) {
+            Py_VISIT(loop->watches[fd].owner);
+        }
     }
     return 0;
+}
+
+/* ---- fds owned by C transports and listeners --------------------------- */
+
+PyObject *
+fl_io_owner(LoopObject *loop, int fd)
+{
+    fd_watch *w = fd < 0 || loop->closed ? NULL : watch_for(loop, fd, 0);
+    return w == NULL ? NULL : w->owner;
+}
+
+PyObject *
+fl_io_claiming_owner(LoopObject *loop, int fd)
+{
+    fd_watch *w = fd < 0 ? NULL : watch_for(loop, fd, 0);
+    if (w == NULL || w->owner == NULL || !fl_net_owner_claims(loop->state, w->owner)) {
+        return NULL;
+    }
+    return w->owner;
+}
+
+int
+fl_io_check_no_transport(LoopObject *loop, int fd, PyObject *fileobj)
+{
+    PyObject *owner = fl_io_claiming_owner(loop, fd);
+    if (owner != NULL) {
+        PyErr_Format(PyExc_RuntimeError, "File descriptor %R is used by transport %R",
+                     fileobj, owner);
+        return -1;
+    }
+    return 0;
+}
+
+int
+fl_io_attach(LoopObject *loop, int fd, PyObject *owner)
+{
+    if (loop->closed) {
+        return 0;
+    }
+    PyObject *fd_obj = PyLong_FromLong(fd);
+    if (fd_obj == NULL) {
+        return -1;
+    }
+    int status = fl_io_check_no_transport(loop, fd, fd_obj);
+    Py_DECREF(fd_obj);
+    if (status < 0) {
+        return -1;
+    }
+    fd_watch *w = watch_for(loop, fd, 1);
+    if (w == NULL) {
+        return -1;
+    }
+    /* A previous owner that no longer claims the fd (closing, its number
+     * reused after its socket was closed behind its back) loses it. */
+    PyObject *old = w->owner_events ? w->owner : NULL;
+    w->owner = owner;
+    w->owner_events = 0;
+    if (sync_interest(loop, fd, w) < 0) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(old);
+    return 0;
+}
+
+int
+fl_io_set_owner_events(LoopObject *loop, int fd, PyObject *owner, unsigned events)
+{
+    if (loop->closed) {
+        return 0;
+    }
+    fd_watch *w = watch_for(loop, fd, 0);
+    if (w == NULL || w->owner != owner || w->owner_events == events) {
+        return 0;
+    }
+    unsigned before = w->owner_events;
+    w->owner_events = events;
+    if (sync_interest(loop, fd, w) < 0) {
+        w->owner_events = before;
+        return -1;
+    }
+    if (before == 0) {
+        Py_INCREF(owner);
+    }
+    else if (events == 0) {
+        /* Not the last reference: the caller is a method of the owner. */
+        Py_DECREF(owner);
+    }
+    return 0;
+}
+
+void
+fl_io_detach(LoopObject *loop, int fd, PyObject *owner)
+{
+    if (loop->closed) {
+        return;
+    }
+    fd_watch *w = watch_for(loop, fd, 0);
+    if (w == NULL || w->owner != owner) {
+        return;
+    }
+    unsigned before = w->owner_events;
+    w->owner_events = 0;
+    w->owner = NULL;
+    if (sync_interest(loop, fd, w) < 0) {
+        PyErr_Clear();
+    }
+    if (before) {
+        Py_DECREF(owner);
+    }
 }

@@ -482,6 +482,8 @@ run_entry(LoopObject *self, ready_entry *e)
         return fl_handle_run((HandleObject *)e->a);
     case READY_CALLBACK:
         return run_callback_entry(self, e);
+    case READY_IO:
+        return fl_net_on_event(self, e->a, (unsigned)PyLong_AsLong(e->b));
     case READY_TASK_STEP:
         return fl_task_run_entry(self, e);
     default:
@@ -808,6 +810,10 @@ static PyMethodDef Loop_methods[] = {
      "add_reader(fd, callback, *args): call callback when fd is readable."},
     {"add_writer", (PyCFunction)(void (*)(void))fl_loop_add_writer, METH_FASTCALL,
      "add_writer(fd, callback, *args): call callback when fd is writable."},
+    {"_add_reader", (PyCFunction)(void (*)(void))fl_loop_add_reader_handle, METH_FASTCALL,
+     "add_reader() that returns the Handle."},
+    {"_add_writer", (PyCFunction)(void (*)(void))fl_loop_add_writer_handle, METH_FASTCALL,
+     "add_writer() that returns the Handle."},
     {"remove_reader", (PyCFunction)fl_loop_remove_reader, METH_O,
      "Stop watching fd for reading; return True if it was watched."},
     {"remove_writer", (PyCFunction)fl_loop_remove_writer, METH_O,

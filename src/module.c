@@ -96,7 +96,8 @@ core_exec(PyObject *module)
             || add_type(module, &fl_future_spec, NULL, &st->FutureType) < 0
             || add_type(module, &fl_future_iter_spec, NULL, &st->FutureIterType) < 0
             || add_type(module, &fl_task_spec, (PyObject *)st->FutureType, &st->TaskType) < 0
-            || fl_asyncio_init(st) < 0) {
+            || fl_asyncio_init(st) < 0
+            || fl_net_init(module, st) < 0) {
         return -1;
     }
     return 0;
@@ -113,6 +114,10 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->FutureIterType);
     Py_VISIT(st->TaskType);
     Py_VISIT(st->helpers);
+    int status = fl_net_traverse(st, visit, arg);
+    if (status != 0) {
+        return status;
+    }
     return fl_asyncio_traverse(st, visit, arg);
 }
 
@@ -134,6 +139,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_handle);
     Py_CLEAR(st->str_source_traceback);
     Py_CLEAR(st->str_fileno);
+    fl_net_clear(st);
     return 0;
 }
 

@@ -22,6 +22,7 @@ typedef enum {
     READY_CALLBACK = 1,    /* a: callable, b: its single argument, c: Context */
     READY_TASK_STEP = 2,   /* a: task, b: exception to throw in or NULL,
                               c: the done future that woke the task, or NULL */
+    READY_IO = 8,          /* a: C fd owner (transport.h), b: small int of POLLER_* events */
 } ready_kind;
 
 typedef struct {

@@ -32,7 +32,6 @@ NOT_ASYNCIO_HANDLE = (
     "Handle and TimerHandle are C types with asyncio's API but do not derive from "
     "asyncio's Python classes (uvloop's do not either)"
 )
-NEEDS_GETNAMEINFO = needs("loop.getaddrinfo / loop.getnameinfo")
 
 
 class _BaseEventsLogger:
@@ -58,15 +57,30 @@ def _setup(self):
     self.set_event_loop(self.loop)
 
 
+class _NoNativeSendfileLoop(fastloop.Loop):
+    # What BaseLoopSockSendfileTests wants of its loop: no os.sendfile(), so
+    # sock_sendfile() takes asyncio's read-and-send fallback.
+    _sock_sendfile_native = asyncio.base_events.BaseEventLoop._sock_sendfile_native
+
+
+def _setup_no_native_sendfile(self):
+    # CPython's setUp with a fastloop loop in place of BaseSelectorEventLoop().
+    from test.support import os_helper
+    from test.test_asyncio import utils as test_utils
+
+    self.loop = _NoNativeSendfileLoop()
+    self.set_event_loop(self.loop)
+    self.file = open(os_helper.TESTFN, "rb")
+    self.addCleanup(self.file.close)
+    test_utils.TestCase.setUp(self)
+
+
 class BaseEventsSuite(runner.Suite):
     module = "test_base_events"
 
     not_adapted = {
         "BaseEventTests": "tests the module helper base_events._ipaddr_info; no loop is created",
         "TestSelectorUtils": "tests the module helper base_events._set_nodelay; no loop is created",
-        "BaseLoopSockSendfileTests": "tests sock_sendfile's read-and-send fallback on a stock "
-        "BaseSelectorEventLoop that has no native sendfile; to be adapted with fastloop's "
-        "sock_sendfile (" + NEEDS_TCP + ")",
     }
 
     excluded = {
@@ -98,37 +112,6 @@ class BaseEventsSuite(runner.Suite):
             "(a fastloop future is handed to it); stock asyncio only",
             S + "test_accept_connection_exception": internals("loop._accept_connection"),
             S + "test_accept_connection_retry": internals("loop._accept_connection"),
-            S + "test_getnameinfo": NEEDS_GETNAMEINFO,
-            S + "test_create_connection_bluetooth": NEEDS_TCP,
-            S + "test_create_connection_connect_err": NEEDS_TCP,
-            S + "test_create_connection_host_port_sock": NEEDS_TCP,
-            S + "test_create_connection_ip_addr": NEEDS_TCP,
-            S + "test_create_connection_ipv6_scope": NEEDS_TCP,
-            S + "test_create_connection_multiple": NEEDS_TCP,
-            S + "test_create_connection_multiple_errors": NEEDS_TCP,
-            S + "test_create_connection_multiple_errors_local_addr": NEEDS_TCP,
-            S + "test_create_connection_no_getaddrinfo": NEEDS_TCP,
-            S + "test_create_connection_no_host_port_sock": NEEDS_TCP,
-            S + "test_create_connection_no_inet_pton": NEEDS_TCP,
-            S + "test_create_connection_no_local_addr": NEEDS_TCP,
-            S + "test_create_connection_service_name": NEEDS_TCP,
-            S + "test_create_connection_timeout": NEEDS_TCP,
-            S + "test_create_connection_wrong_sock": NEEDS_TCP,
-            S + "test_create_connection_no_ssl_server_hostname_errors": NEEDS_SSL,
-            S + "test_create_connection_ssl_server_hostname_default": NEEDS_SSL,
-            S + "test_create_connection_ssl_server_hostname_errors": NEEDS_SSL,
-            S + "test_create_connection_ssl_timeout_for_plain_socket": NEEDS_SSL,
-            S + "test_create_server_cant_bind": NEEDS_TCP,
-            S + "test_create_server_empty_host": NEEDS_TCP,
-            S + "test_create_server_host_port_sock": NEEDS_TCP,
-            S + "test_create_server_ipv6": NEEDS_TCP,
-            S + "test_create_server_no_getaddrinfo": NEEDS_TCP,
-            S + "test_create_server_no_host_port_sock": NEEDS_TCP,
-            S + "test_create_server_nosoreuseport": NEEDS_TCP,
-            S + "test_create_server_soreuseport_only_defined": NEEDS_TCP,
-            S + "test_create_server_stream_bittype": NEEDS_TCP,
-            S + "test_create_server_wrong_sock": NEEDS_TCP,
-            S + "test_create_server_ssl_timeout_for_plain_socket": NEEDS_SSL,
             S + "test_create_datagram_endpoint_addr_error": NEEDS_UDP,
             S + "test_create_datagram_endpoint_allow_broadcast": NEEDS_UDP,
             S + "test_create_datagram_endpoint_cant_bind": NEEDS_UDP,
@@ -169,6 +152,8 @@ class BaseEventsSuite(runner.Suite):
                 continue
             if name in ("BaseEventLoopTests", "BaseEventLoopWithSelectorTests"):
                 classes.append(runner.subclass(cls, setUp=_setup))
+            elif name == "BaseLoopSockSendfileTests":
+                classes.append(runner.subclass(cls, setUp=_setup_no_native_sendfile))
             else:
                 classes.append(runner.subclass(cls))
         return classes

@@ -9,12 +9,8 @@ import fastloop
 from .. import runner
 from ..reasons import (
     NEEDS_PIPES,
-    NEEDS_SOCK,
-    NEEDS_SSL,
     NEEDS_SUBPROCESS,
-    NEEDS_TCP,
     NEEDS_UDP,
-    NEEDS_UNIX,
     internals,
     stock_only,
 )
@@ -41,39 +37,6 @@ class EventsSuite(runner.Suite):
 
     excluded = {
         "all": {
-            # Network transports (issue: TCP and Unix stream transports).
-            F + "test_connect_accepted_socket": NEEDS_TCP,
-            F + "test_create_connection": NEEDS_TCP,
-            F + "test_create_connection_local_addr": NEEDS_TCP,
-            F + "test_create_connection_local_addr_in_use": NEEDS_TCP,
-            F + "test_create_connection_local_addr_nomatch_family": NEEDS_TCP,
-            F + "test_create_connection_local_addr_skip_different_family": NEEDS_TCP,
-            F + "test_create_server": NEEDS_TCP,
-            F + "test_create_server_addr_in_use": NEEDS_TCP,
-            F + "test_create_server_dual_stack": NEEDS_TCP,
-            F + "test_create_server_multiple_hosts_ipv4": NEEDS_TCP,
-            F + "test_create_server_multiple_hosts_ipv6": NEEDS_TCP,
-            F + "test_create_server_reuse_port": NEEDS_TCP,
-            F + "test_create_server_sock": NEEDS_TCP,
-            F + "test_server_close": NEEDS_TCP,
-            M + "TestServer.test_get_loop": NEEDS_TCP,
-            F + "test_create_unix_connection": NEEDS_UNIX,
-            F + "test_create_unix_server": NEEDS_UNIX,
-            F + "test_create_unix_server_path_socket_error": NEEDS_UNIX,
-            F + "test_prompt_cancellation": NEEDS_SOCK
-            + "; it also calls the private loop._stop_serving()",
-            # TLS over the transports.
-            F + "test_connect_accepted_socket_ssl_timeout_for_plain_socket": NEEDS_SSL,
-            F + "test_create_server_ssl": NEEDS_SSL,
-            F + "test_create_server_ssl_match_failed": NEEDS_SSL,
-            F + "test_create_server_ssl_verified": NEEDS_SSL,
-            F + "test_create_server_ssl_verify_failed": NEEDS_SSL,
-            F + "test_create_ssl_connection": NEEDS_SSL,
-            F + "test_create_ssl_unix_connection": NEEDS_SSL,
-            F + "test_create_unix_server_ssl": NEEDS_SSL,
-            F + "test_create_unix_server_ssl_verified": NEEDS_SSL,
-            F + "test_create_unix_server_ssl_verify_failed": NEEDS_SSL,
-            F + "test_ssl_connect_accepted_socket": NEEDS_SSL,
             # Datagrams.
             F + "test_create_datagram_endpoint": NEEDS_UDP,
             F + "test_create_datagram_endpoint_ipv6": NEEDS_UDP,
@@ -146,7 +109,6 @@ class EventsSuite(runner.Suite):
             ),
         },
         ">=3.12": {
-            F + "test_create_server_trsock": NEEDS_TCP,
         },
         ">=3.13": {
             F + "test_datagram_send_to_non_listening_address": NEEDS_UDP,

@@ -11,7 +11,7 @@ loops, its child watchers and policy) and are not run.
 import fastloop
 
 from .. import runner
-from ..reasons import NEEDS_SSL, NEEDS_SUBPROCESS, NEEDS_TCP, NEEDS_UNIX
+from ..reasons import NEEDS_SUBPROCESS
 
 M = "test_unix_events."
 U = M + "SelectorEventLoopUnixSocketTests."
@@ -51,30 +51,10 @@ class UnixEventsSuite(runner.Suite):
 
     excluded = {
         "all": {
-            U + "test_create_unix_connection_nopath_nosock": NEEDS_UNIX,
-            U + "test_create_unix_connection_path_inetsock": NEEDS_UNIX,
-            U + "test_create_unix_connection_path_sock": NEEDS_UNIX,
-            U + "test_create_unix_server_bind_error": NEEDS_UNIX,
-            U + "test_create_unix_server_existing_path_nonsock": NEEDS_UNIX,
-            U + "test_create_unix_server_existing_path_sock": NEEDS_UNIX,
-            U + "test_create_unix_server_nopath_nosock": NEEDS_UNIX,
-            U + "test_create_unix_server_path_dgram": NEEDS_UNIX,
-            U + "test_create_unix_server_path_inetsock": NEEDS_UNIX,
-            U + "test_create_unix_server_path_stream_bittype": NEEDS_UNIX,
-            U + "test_create_unix_connection_nossl_serverhost": NEEDS_SSL,
-            U + "test_create_unix_connection_ssl_noserverhost": NEEDS_SSL,
-            U + "test_create_unix_connection_ssl_timeout_with_plain_sock": NEEDS_SSL,
-            U + "test_create_unix_server_ssl_bool": NEEDS_SSL,
-            U + "test_create_unix_server_ssl_timeout_with_plain_sock": NEEDS_SSL,
-            M + "TestFunctional.test_add_reader_or_writer_transport_fd": NEEDS_TCP,
         },
         "<3.13": {
-            U + "test_create_unix_connection_pathlib": NEEDS_UNIX,
-            U + "test_create_unix_server_pathlib": NEEDS_UNIX,
         },
         ">=3.13": {
-            U + "test_create_unix_connection_pathlike": NEEDS_UNIX,
-            U + "test_create_unix_server_pathlike": NEEDS_UNIX,
         },
         ">=3.12": {
             M + "TestFork.test_fork_asyncio_subprocess": NEEDS_SUBPROCESS,

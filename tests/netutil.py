@@ -1,0 +1,97 @@
+"""Helpers shared by the network tests: an fd-leak check and small
+protocols that record what happens to them."""
+
+import asyncio
+import gc
+import os
+
+import pytest
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(autouse=True)
+def no_fd_leak():
+    """Fails a test that leaves file descriptors open behind it."""
+    gc.collect()
+    before = open_fds()
+    yield
+    gc.collect()
+    after = open_fds()
+    assert after <= before, f"{after - before} file descriptor(s) leaked"
+
+
+class Recorder(asyncio.Protocol):
+    """Records every protocol callback in order; `lost` is a future that
+    gets the exception (or None) given to connection_lost."""
+
+    def __init__(self, loop, eof_result=None):
+        self.events = []
+        self.data = bytearray()
+        self.transport = None
+        self.made = loop.create_future()
+        self.lost = loop.create_future()
+        self.eof = loop.create_future()
+        self.eof_result = eof_result
+        self.paused = 0
+        self.resumed = 0
+
+    def connection_made(self, transport):
+        self.events.append("made")
+        self.transport = transport
+        self.made.set_result(transport)
+
+    def data_received(self, data):
+        assert type(data) is bytes
+        if not self.events or self.events[-1] != "data":
+            self.events.append("data")
+        self.data += data
+
+    def eof_received(self):
+        self.events.append("eof")
+        self.eof.set_result(None)
+        return self.eof_result
+
+    def pause_writing(self):
+        self.events.append("pause_writing")
+        self.paused += 1
+
+    def resume_writing(self):
+        self.events.append("resume_writing")
+        self.resumed += 1
+
+    def connection_lost(self, exc):
+        self.events.append("lost")
+        if self.lost.done():
+            raise AssertionError("connection_lost called twice")
+        self.lost.set_result(exc)
+
+    async def wait_data(self, size):
+        while len(self.data) < size:
+            await asyncio.sleep(0.001)
+
+
+class Errors:
+    """An exception handler that keeps what it was given."""
+
+    def __init__(self, loop):
+        self.contexts = []
+        loop.set_exception_handler(self)
+
+    def __call__(self, loop, context):
+        self.contexts.append(context)
+
+    @property
+    def messages(self):
+        return [c["message"] for c in self.contexts]
+
+
+async def tcp_pair(loop, server_proto_factory, client_proto_factory, **server_kw):
+    """A listening server and a client connected to it; returns
+    (server, client_transport, client_protocol)."""
+    server = await loop.create_server(server_proto_factory, "127.0.0.1", 0, **server_kw)
+    port = server.sockets[0].getsockname()[1]
+    tr, pr = await loop.create_connection(client_proto_factory, "127.0.0.1", port)
+    return server, tr, pr
