@@ -58,6 +58,12 @@ typedef struct {
     PyObject *registry_iterating;   /* non-empty while it is iterated */
     PyObject *registry_pending;     /* removals deferred meanwhile */
     PyObject *register_eager_task;  /* 3.12+ */
+    /* 3.12+: asyncio.tasks._eager_tasks, a set that all_tasks() reads.
+     * A task whose next step sits in a ready ring is kept alive by that
+     * ring anyway: it is listed there, strongly and cheaply, until it
+     * waits on something else (then it moves to the registry).  NULL
+     * before 3.12 or if it is not a set. */
+    PyObject *ready_tasks;
     PyObject *unregister_eager_task;/* 3.12+ */
     /* interned strings */
     PyObject *str_pending;
@@ -233,6 +239,8 @@ typedef struct {
     int num_cancels_requested;
     uint8_t must_cancel;
     uint8_t log_destroy_pending;
+    uint8_t in_ready_tasks;     /* listed in asyncio's ready_tasks set */
+    uint8_t requeued;           /* this step queued the task's next one in the ring */
 } TaskObject;
 
 /* ---- handle.c ---------------------------------------------------------- */
@@ -366,6 +374,9 @@ PyObject *fl_loop_create_task(LoopObject *self, PyObject *const *args, Py_ssize_
 /* Run a READY_TASK_STEP entry (a: task, b: exception or NULL, c: the
  * future that woke the task, or NULL). Same contract as fl_handle_run. */
 int fl_task_run_entry(LoopObject *loop, ready_entry *e);
+/* The loop's ready ring is about to be dropped (close, dealloc): tasks
+ * kept listed because a step of theirs is in it move to the registry. */
+void fl_task_ring_released(LoopObject *loop);
 /* Queue the task's wake-up by the done future fut (fut's callback). */
 int fl_task_wakeup_soon(fl_state *st, PyObject *task, PyObject *fut);
 

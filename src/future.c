@@ -165,6 +165,12 @@ fl_asyncio_init(fl_state *st)
     if (a->registry != NULL && registry_parts(a) < 0) {
         return -1;
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    IMPORT_OPTIONAL(ready_tasks, "asyncio.tasks", "_eager_tasks");
+    if (a->ready_tasks != NULL && (!PySet_CheckExact(a->ready_tasks) || a->registry_data == NULL)) {
+        Py_CLEAR(a->ready_tasks);
+    }
+#endif
     if ((a->iscoroutine_types = PySet_New(NULL)) == NULL) {
         return -1;
     }
@@ -203,7 +209,7 @@ fl_asyncio_init(fl_state *st)
     X(get_event_loop) X(future_repr) X(task_repr) X(task_get_stack) X(task_print_stack) \
     X(current_tasks) X(enter_task) X(leave_task) X(swap_current_task) X(register_task) \
     X(register_eager_task) X(unregister_eager_task) X(registry) X(registry_data) \
-    X(registry_remove) X(registry_iterating) X(registry_pending)
+    X(registry_remove) X(registry_iterating) X(registry_pending) X(ready_tasks)
 
 int
 fl_asyncio_traverse(fl_state *st, visitproc visit, void *arg)

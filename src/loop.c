@@ -618,6 +618,7 @@ clear_timers(LoopObject *self)
 static void
 release_resources(LoopObject *self)
 {
+    fl_task_ring_released(self);
     ready_clear(&self->ready);
     clear_timers(self);
     fl_io_clear(self);

@@ -153,9 +153,12 @@ register_task(fl_state *st, TaskObject *task)
 /* The task is done: take its weak reference out of asyncio's registry,
  * unless somebody is iterating over the registry right now (the WeakSet
  * defers removals then; the reference's own callback will do it). */
+static void unlist_ready(fl_state *st, TaskObject *task);
+
 static void
 unregister_done_task(fl_state *st, TaskObject *task)
 {
+    unlist_ready(st, task);
     PyObject *ref = task->registered;
     if (ref == NULL) {
         return;
@@ -174,6 +177,76 @@ unregister_done_task(fl_state *st, TaskObject *task)
     Py_DECREF(ref);
 }
 
+/* 3.12+: list the task in asyncio's set of tasks that all_tasks() holds
+ * strongly (see fl_asyncio.ready_tasks): only while a ready ring holds a
+ * step of the task, so the listing changes nothing about its lifetime. */
+static int
+list_ready(fl_state *st, TaskObject *task)
+{
+    if (PySet_Add(st->asyncio.ready_tasks, (PyObject *)task) < 0) {
+        return -1;
+    }
+    task->in_ready_tasks = 1;
+    return 0;
+}
+
+static void
+unlist_ready(fl_state *st, TaskObject *task)
+{
+    if (!task->in_ready_tasks) {
+        return;
+    }
+    task->in_ready_tasks = 0;
+    PyObject *error = PyErr_Occurred() ? fl_fetch_exception() : NULL;
+    /* The caller holds a reference: this cannot free the task. */
+    if (PySet_Discard(st->asyncio.ready_tasks, (PyObject *)task) < 0) {
+        PyErr_Clear();
+    }
+    if (error != NULL) {
+        fl_restore_exception(error);
+    }
+}
+
+/* The task no longer has a step in a ready ring: it moves from the ready
+ * set to the weak registry, or leaves both if it is done. */
+static int
+graduate(fl_state *st, TaskObject *task)
+{
+    if (!task->in_ready_tasks) {
+        return 0;
+    }
+    unlist_ready(st, task);
+    if (task->fut.state != FUT_PENDING || task->registered != NULL) {
+        return 0;
+    }
+    PyObject *error = PyErr_Occurred() ? fl_fetch_exception() : NULL;
+    int status = register_task(st, task);
+    if (error != NULL) {
+        if (status < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        fl_restore_exception(error);
+    }
+    return status;
+}
+
+void
+fl_task_ring_released(LoopObject *loop)
+{
+    fl_state *st = loop->state;
+    if (st->asyncio.ready_tasks == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < ready_length(&loop->ready); i++) {
+        const ready_entry *e = ready_peek(&loop->ready, i);
+        if (e->kind == READY_TASK_STEP && TASK(e->a)->in_ready_tasks) {
+            if (graduate(st, TASK(e->a)) < 0) {
+                PyErr_WriteUnraisable(e->a);
+            }
+        }
+    }
+}
+
 /* ---- scheduling -------------------------------------------------------- */
 
 static int
@@ -184,11 +257,16 @@ call_step_soon(fl_state *st, TaskObject *task, PyObject *exc)
         ready_entry e = {(PyObject *)task, exc, NULL, READY_TASK_STEP};
         if (ready_push(&ring->ready, e) < 0) {
             PyErr_NoMemory();
+            (void)graduate(st, task);
             return -1;
         }
         Py_INCREF(task);
         Py_XINCREF(exc);
+        task->requeued = 1;
         return 0;
+    }
+    if (graduate(st, task) < 0) {
+        return -1;
     }
     PyObject *step = PyCFunction_NewEx(&fl_task_step_def, (PyObject *)task, NULL);
     if (step == NULL) {
@@ -208,11 +286,16 @@ fl_task_wakeup_soon(fl_state *st, PyObject *task_obj, PyObject *fut)
         ready_entry e = {task_obj, NULL, fut, READY_TASK_STEP};
         if (ready_push(&ring->ready, e) < 0) {
             PyErr_NoMemory();
+            (void)graduate(st, task);
             return -1;
         }
         Py_INCREF(task_obj);
         Py_INCREF(fut);
+        task->requeued = 1;
         return 0;
+    }
+    if (graduate(st, task) < 0) {
+        return -1;
     }
     PyObject *wakeup = PyCFunction_NewEx(&fl_task_wakeup_def, task_obj, NULL);
     if (wakeup == NULL) {
@@ -651,6 +734,7 @@ fl_task_run_entry(LoopObject *loop, ready_entry *e)
         return report_step_error(loop, task, e);
     }
     Py_INCREF(context);
+    task->requeued = 0;
     status = PyContext_Enter(context);
     if (status == 0) {
         status = e->c ? task_wakeup(loop->state, task, e->c)
@@ -660,6 +744,12 @@ fl_task_run_entry(LoopObject *loop, ready_entry *e)
         }
     }
     Py_DECREF(context);
+    if (task->in_ready_tasks && !task->requeued) {
+        /* Waiting on a future now (or done): no ring holds it any more. */
+        if (graduate(loop->state, task) < 0 && status == 0) {
+            status = -1;
+        }
+    }
     if (status < 0) {
         return report_step_error(loop, task, e);
     }
@@ -758,6 +848,8 @@ static int
 task_init(fl_state *st, TaskObject *task, PyObject *coro, PyObject *loop, PyObject *name,
           PyObject *context, int eager)
 {
+    /* __init__ may run again on a live task. */
+    unlist_ready(st, task);
     if (fl_future_init(&task->fut, loop) < 0) {
         return -1;
     }
@@ -813,8 +905,12 @@ task_init(fl_state *st, TaskObject *task, PyObject *coro, PyObject *loop, PyObje
             return eager_start(st, task);
         }
     }
+    int in_ring = st->asyncio.ready_tasks != NULL && fl_future_ring(&task->fut) != NULL;
     if (call_step_soon(st, task, NULL) < 0) {
         return -1;
+    }
+    if (in_ring && task->registered == NULL) {
+        return list_ready(st, task);
     }
     return register_task(st, task);
 }

@@ -842,3 +842,44 @@ def test_task_constructor_on_fastloop():
             coro.close()
     finally:
         lp.close()
+
+
+@pytest.mark.filterwarnings("ignore:coroutine 'value' was never awaited:RuntimeWarning")
+def test_pending_task_dropped_by_close_is_reported(loop_factory):
+    lp = loop_factory()
+    errors = []
+    lp.set_exception_handler(lambda l, ctx: errors.append(ctx["message"]))
+    task = lp.create_task(value(1))
+    assert task in asyncio.all_tasks(lp)
+    lp.close()
+    del task
+    gc.collect()
+    assert errors == ["Task was destroyed but it is pending!"]
+    assert asyncio.all_tasks(lp) == set()
+
+
+def test_all_tasks_sees_tasks_in_every_state(loop):
+    async def sleeper():
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    async def waiter(fut):
+        await fut
+
+    async def main():
+        fut = loop.create_future()
+        created = loop.create_task(sleeper())
+        waiting = loop.create_task(waiter(fut))
+        me = asyncio.current_task()
+        assert asyncio.all_tasks() == {me, created, waiting}
+        await asyncio.sleep(0)  # both ran once: one re-queued, one waiting
+        assert asyncio.all_tasks() == {me, created, waiting}
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert created.done()
+        assert asyncio.all_tasks() == {me, waiting}
+        fut.set_result(None)
+        await waiting
+        return asyncio.all_tasks() == {me}
+
+    assert loop.run_until_complete(main()) is True
