@@ -59,10 +59,11 @@ typedef struct {
     PyObject *registry_pending;     /* removals deferred meanwhile */
     PyObject *register_eager_task;  /* 3.12+ */
     /* 3.12+: asyncio.tasks._eager_tasks, a set that all_tasks() reads.
-     * A task whose next step sits in a ready ring is kept alive by that
-     * ring anyway: it is listed there, strongly and cheaply, until it
-     * waits on something else (then it moves to the registry).  NULL
-     * before 3.12 or if it is not a set. */
+     * A task whose next step sits in the ready ring of a running loop is
+     * kept alive by that loop anyway: it is listed there, strongly and
+     * cheaply, until it waits on something else or the loop stops (then
+     * it moves to the weak registry).  NULL before 3.12 or if it is not
+     * a set. */
     PyObject *ready_tasks;
     PyObject *unregister_eager_task;/* 3.12+ */
     /* interned strings */
@@ -374,9 +375,10 @@ PyObject *fl_loop_create_task(LoopObject *self, PyObject *const *args, Py_ssize_
 /* Run a READY_TASK_STEP entry (a: task, b: exception or NULL, c: the
  * future that woke the task, or NULL). Same contract as fl_handle_run. */
 int fl_task_run_entry(LoopObject *loop, ready_entry *e);
-/* The loop's ready ring is about to be dropped (close, dealloc): tasks
- * kept listed because a step of theirs is in it move to the registry. */
-void fl_task_ring_released(LoopObject *loop);
+/* The loop stopped running, or its ready ring is about to be dropped
+ * (close, dealloc): tasks listed in asyncio's ready_tasks set because a
+ * step of theirs is in the ring move to the weak registry. */
+void fl_task_unlist_ring(LoopObject *loop);
 /* Queue the task's wake-up by the done future fut (fut's callback). */
 int fl_task_wakeup_soon(fl_state *st, PyObject *task, PyObject *fut);
 

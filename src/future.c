@@ -781,6 +781,7 @@ clear_callbacks(FutureObject *fut)
 int
 fl_future_clear(FutureObject *fut)
 {
+    fut->ring = 0;
     Py_CLEAR(fut->loop);
     Py_CLEAR(fut->result);
     Py_CLEAR(fut->exception);

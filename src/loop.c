@@ -563,6 +563,7 @@ Loop_run(LoopObject *self, PyObject *Py_UNUSED(ignored))
     self->stopping = 0;
     self->running = 0;
     self->thread_id = 0;
+    fl_task_unlist_ring(self);
     if (status < 0) {
         return NULL;
     }
@@ -618,7 +619,7 @@ clear_timers(LoopObject *self)
 static void
 release_resources(LoopObject *self)
 {
-    fl_task_ring_released(self);
+    fl_task_unlist_ring(self);
     ready_clear(&self->ready);
     clear_timers(self);
     fl_io_clear(self);

@@ -178,8 +178,9 @@ unregister_done_task(fl_state *st, TaskObject *task)
 }
 
 /* 3.12+: list the task in asyncio's set of tasks that all_tasks() holds
- * strongly (see fl_asyncio.ready_tasks): only while a ready ring holds a
- * step of the task, so the listing changes nothing about its lifetime. */
+ * strongly (see fl_asyncio.ready_tasks): only while the ready ring of a
+ * running loop holds a step of the task, so that the listing changes
+ * nothing about what is alive. */
 static int
 list_ready(fl_state *st, TaskObject *task)
 {
@@ -231,7 +232,7 @@ graduate(fl_state *st, TaskObject *task)
 }
 
 void
-fl_task_ring_released(LoopObject *loop)
+fl_task_unlist_ring(LoopObject *loop)
 {
     fl_state *st = loop->state;
     if (st->asyncio.ready_tasks == NULL) {
@@ -250,8 +251,18 @@ fl_task_ring_released(LoopObject *loop)
 /* ---- scheduling -------------------------------------------------------- */
 
 static int
+not_initialized(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
+    return -1;
+}
+
+static int
 call_step_soon(fl_state *st, TaskObject *task, PyObject *exc)
 {
+    if (task->fut.loop == NULL) {
+        return not_initialized();
+    }
     LoopObject *ring = fl_future_ring(&task->fut);
     if (ring != NULL) {
         ready_entry e = {(PyObject *)task, exc, NULL, READY_TASK_STEP};
@@ -281,6 +292,9 @@ int
 fl_task_wakeup_soon(fl_state *st, PyObject *task_obj, PyObject *fut)
 {
     TaskObject *task = TASK(task_obj);
+    if (task->fut.loop == NULL) {
+        return not_initialized();
+    }
     LoopObject *ring = fl_future_ring(&task->fut);
     if (ring != NULL) {
         ready_entry e = {task_obj, NULL, fut, READY_TASK_STEP};
@@ -619,8 +633,7 @@ task_step(fl_state *st, TaskObject *task, PyObject *exc)
 {
     PyObject *loop = task->fut.loop;
     if (loop == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
-        return -1;
+        return not_initialized();
     }
     /* The step may drop every other reference to the task and its loop. */
     Py_INCREF(task);
@@ -905,7 +918,8 @@ task_init(fl_state *st, TaskObject *task, PyObject *coro, PyObject *loop, PyObje
             return eager_start(st, task);
         }
     }
-    int in_ring = st->asyncio.ready_tasks != NULL && fl_future_ring(&task->fut) != NULL;
+    LoopObject *ring = st->asyncio.ready_tasks ? fl_future_ring(&task->fut) : NULL;
+    int in_ring = ring != NULL && ring->running;
     if (call_step_soon(st, task, NULL) < 0) {
         return -1;
     }

@@ -883,3 +883,32 @@ def test_all_tasks_sees_tasks_in_every_state(loop):
         return asyncio.all_tasks() == {me}
 
     assert loop.run_until_complete(main()) is True
+
+
+@pytest.mark.filterwarnings("ignore:unclosed event loop:ResourceWarning")
+@pytest.mark.filterwarnings("ignore:coroutine 'value' was never awaited:RuntimeWarning")
+def test_pending_task_of_an_unclosed_loop_that_is_collected(loop_factory):
+    errors = []
+    lp = loop_factory()
+    lp.set_exception_handler(lambda l, ctx: errors.append(ctx["message"]))
+    task = lp.create_task(value(1))
+    del lp, task
+    gc.collect()
+    assert errors == ["Task was destroyed but it is pending!"]
+
+
+@pytest.mark.filterwarnings("ignore:unclosed event loop:ResourceWarning")
+@pytest.mark.filterwarnings("ignore:coroutine 'value' was never awaited:RuntimeWarning")
+def test_tasks_queued_when_the_loop_stops_stay_tracked_and_collectable(loop_factory):
+    errors = []
+    lp = loop_factory()
+    lp.set_exception_handler(lambda l, ctx: errors.append(ctx["message"]))
+
+    async def spawn():
+        return lp.create_task(value(1, yields=5))
+
+    task = lp.run_until_complete(spawn())  # stops with the new task's first step queued
+    assert task in asyncio.all_tasks(lp)
+    del lp, task
+    gc.collect()
+    assert errors == ["Task was destroyed but it is pending!"]
