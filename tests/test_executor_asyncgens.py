@@ -153,10 +153,9 @@ def test_shutdown_default_executor_timeout(loop):
     """fastloop applies the timeout to the wait for the executor's threads,
     as asyncio 3.13 does."""
     if sys.version_info < (3, 13) and not isinstance(loop, fastloop.Loop):
-        pytest.skip(
-            reason="asyncio 3.12 awaits the executor's shutdown before the timeout "
-            "applies, so a job that outlives the timeout blocks it"
-        )
+        why = ("asyncio 3.12 awaits the executor's shutdown before the timeout "
+               "applies, so a job that outlives the timeout blocks it")
+        pytest.skip(reason=why)
     release = threading.Event()
 
     async def main():
