@@ -12,9 +12,11 @@
  * future.add_done_callback(task.__wakeup, context=...).
  *
  * asyncio.current_task() and asyncio.all_tasks() see these tasks through
- * the hooks asyncio keeps for third-party tasks: the {loop: task} dict of
- * asyncio.tasks (or _enter_task/_leave_task where there is none), and
- * asyncio.tasks._register_task / _register_eager_task.
+ * what asyncio keeps for third-party tasks: the {loop: task} dict behind
+ * _enter_task/_leave_task/_swap_current_task, and the task registry behind
+ * _register_task (a weakref.WeakSet, added to from C); on 3.12+ a task
+ * whose next step is in a running loop's ring is listed instead in the
+ * set behind _register_eager_task, which costs no weak reference.
  */
 #include "fastloop.h"
 
@@ -240,11 +242,16 @@ fl_task_unlist_ring(LoopObject *loop)
     }
     for (size_t i = 0; i < ready_length(&loop->ready); i++) {
         const ready_entry *e = ready_peek(&loop->ready, i);
-        if (e->kind == READY_TASK_STEP && TASK(e->a)->in_ready_tasks) {
-            if (graduate(st, TASK(e->a)) < 0) {
-                PyErr_WriteUnraisable(e->a);
-            }
+        if (e->kind != READY_TASK_STEP || !TASK(e->a)->in_ready_tasks) {
+            continue;
         }
+        /* graduate() may run Python code, which may grow the ring and move
+         * its entries: hold the task itself, not the entry. */
+        PyObject *task = Py_NewRef(e->a);
+        if (graduate(st, TASK(task)) < 0) {
+            PyErr_WriteUnraisable(task);
+        }
+        Py_DECREF(task);
     }
 }
 
@@ -447,8 +454,9 @@ handle_yield(fl_state *st, TaskObject *task, PyObject *result)
             Py_DECREF(result);
             return -1;
         }
+        int same_loop = loop == task->fut.loop;
         Py_DECREF(loop);
-        if (loop != task->fut.loop) {
+        if (!same_loop) {
             goto different_loop;
         }
         if (!blocking) {
