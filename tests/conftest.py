@@ -43,3 +43,14 @@ def loop(loop_factory):
             new_loop.close()
         assert not left_running, "the test left its loop running"
         assert asyncio._get_running_loop() is None, "a running loop was left registered"
+
+
+def pytest_collection_finish(session):
+    """Move everything that exists after collection (thousands of test items,
+    CPython's test modules) out of the garbage collector's sight.  Several
+    tests call gc.collect() hundreds of times (CPython's *_del_collect tests,
+    the re-entrancy tests); each full collection would otherwise walk this
+    whole heap.  Objects the tests create are still collected as usual."""
+    import gc
+
+    gc.freeze()

@@ -68,7 +68,7 @@ def test_cpython(case):
     if outcome.status == "failed":
         pytest.fail(f"{case.test_id} failed on fastloop:\n{outcome.details}", pytrace=False)
     if outcome.status == "skipped":
-        pytest.skip(outcome.details)
+        pytest.skip(reason=outcome.details)
 
 
 @pytest.mark.parametrize("suite", runner.suites(), ids=lambda suite: suite.module)

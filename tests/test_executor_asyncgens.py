@@ -154,7 +154,7 @@ def test_shutdown_default_executor_timeout(loop):
     as asyncio 3.13 does."""
     if sys.version_info < (3, 13) and not isinstance(loop, fastloop.Loop):
         pytest.skip(
-            "asyncio 3.12 awaits the executor's shutdown before the timeout "
+            reason="asyncio 3.12 awaits the executor's shutdown before the timeout "
             "applies, so a job that outlives the timeout blocks it"
         )
     release = threading.Event()

@@ -188,7 +188,7 @@ def test_every_seed_program_was_extracted():
 @pytest.mark.parametrize("name", seed_names())
 def test_seed_program_prints_the_same_on_fastloop(runs, name):
     if name in SKIPPED:
-        pytest.skip(SKIPPED[name])
+        pytest.skip(reason=SKIPPED[name])
     out_a, err_a, rc_a, loops_a = runs[name, "asyncio"].result(timeout=TIMEOUT)
     out_f, err_f, rc_f, loops_f = runs[name, "fastloop"].result(timeout=TIMEOUT)
     assert loops_a == {"asyncio.unix_events"}

@@ -224,7 +224,12 @@ def test_call_at_keeps_the_deadline_object(loop):
     h.cancel()
 
 
-@pytest.mark.parametrize("delay", ["1", b"1", [1], object(), decimal.Decimal(1)], ids=repr)
+@pytest.mark.parametrize(
+    "delay",
+    ["1", b"1", [1], object(), decimal.Decimal(1)],
+    # ids must not depend on addresses: every test process collects the same ids
+    ids=["str", "bytes", "list", "object", "Decimal"],
+)
 def test_non_number_delay(loop, delay):
     with pytest.raises(TypeError):
         loop.call_later(delay, print)
