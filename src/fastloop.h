@@ -330,6 +330,9 @@ fl_future_ring(FutureObject *fut)
 }
 
 PyObject *fl_future_iter_new(fl_state *st, PyObject *fut);
+/* Raise exc (an exception instance) as `raise exc` would: the exception
+ * being handled becomes its __context__. */
+void fl_raise_exception_object(PyObject *exc);
 /* Call loop.call_exception_handler(context); consumes context (a new dict
  * or NULL after a failure to build it).  -1 with an exception set. */
 int fl_report_to_loop(PyObject *self, PyObject *loop, PyObject *context);
