@@ -53,8 +53,7 @@ typedef struct {
      * _scheduled_tasks on 3.12+) and its parts, to add to it from C; all
      * NULL if it is not a WeakSet as expected (register_task is called). */
     PyObject *registry;
-    PyObject *registry_data;        /* its set of weak references */
-    PyObject *registry_remove;      /* its weakref callback */
+    PyObject *registry_data;        /* its set of weak references and entries */
     PyObject *registry_iterating;   /* non-empty while it is iterated */
     PyObject *registry_pending;     /* removals deferred meanwhile */
     PyObject *register_eager_task;  /* 3.12+ */
@@ -94,6 +93,7 @@ typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskType;
+    PyTypeObject *RegistryEntryType;
 
     /* fastloop._helpers, imported on first use: Python code for the rare
      * paths (formatting callbacks, debug-mode checks and warnings). */
@@ -235,7 +235,7 @@ typedef struct {
     PyObject *context;
     PyObject *name;             /* NULL: "Task-<name_number>", made on demand */
     PyObject *fut_waiter;
-    PyObject *registered;       /* our weak reference in asyncio's task registry */
+    PyObject *registered;       /* our entry in asyncio's task registry (task_registry.c) */
     uint64_t name_number;
     int num_cancels_requested;
     uint8_t must_cancel;
@@ -384,6 +384,17 @@ int fl_task_run_entry(LoopObject *loop, ready_entry *e);
 void fl_task_unlist_ring(LoopObject *loop);
 /* Queue the task's wake-up by the done future fut (fut's callback). */
 int fl_task_wakeup_soon(fl_state *st, PyObject *task, PyObject *fut);
+
+/* ---- task_registry.c --------------------------------------------------- */
+
+extern PyType_Spec fl_registry_entry_spec;
+
+/* List the task in asyncio's task registry, so all_tasks() sees it. */
+int fl_registry_add(fl_state *st, TaskObject *task);
+/* Take the task's entry out of the registry (it finished, or is going). */
+void fl_registry_remove(TaskObject *task);
+/* Take an entry out of the registry and drop our reference to it. */
+void fl_registry_detach(PyObject *entry);
 
 /* ---- compat.c ---------------------------------------------------------- */
 

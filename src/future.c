@@ -93,7 +93,7 @@ import_attr(const char *module, const char *name, int optional)
 }
 
 /* Take the parts of asyncio's task registry, a weakref.WeakSet, that
- * adding to it needs (see register_task in task.c).  Anything unexpected
+ * adding to it needs (see task_registry.c).  Anything unexpected
  * and they stay NULL: tasks then register through _register_task. */
 static int
 registry_parts(fl_asyncio *a)
@@ -106,17 +106,14 @@ registry_parts(fl_asyncio *a)
     Py_DECREF(weakset);
     if (is_weakset) {
         a->registry_data = PyObject_GetAttrString(a->registry, "data");
-        a->registry_remove = PyObject_GetAttrString(a->registry, "_remove");
         a->registry_iterating = PyObject_GetAttrString(a->registry, "_iterating");
         a->registry_pending = PyObject_GetAttrString(a->registry, "_pending_removals");
     }
     if (!is_weakset || a->registry_data == NULL || !PySet_CheckExact(a->registry_data)
-            || a->registry_remove == NULL || !PyCallable_Check(a->registry_remove)
             || a->registry_iterating == NULL || !PySet_CheckExact(a->registry_iterating)
             || a->registry_pending == NULL || !PyList_CheckExact(a->registry_pending)) {
         PyErr_Clear();
         Py_CLEAR(a->registry_data);
-        Py_CLEAR(a->registry_remove);
         Py_CLEAR(a->registry_iterating);
         Py_CLEAR(a->registry_pending);
     }
@@ -209,7 +206,7 @@ fl_asyncio_init(fl_state *st)
     X(get_event_loop) X(future_repr) X(task_repr) X(task_get_stack) X(task_print_stack) \
     X(current_tasks) X(enter_task) X(leave_task) X(swap_current_task) X(register_task) \
     X(register_eager_task) X(unregister_eager_task) X(registry) X(registry_data) \
-    X(registry_remove) X(registry_iterating) X(registry_pending) X(ready_tasks)
+    X(registry_iterating) X(registry_pending) X(ready_tasks)
 
 int
 fl_asyncio_traverse(fl_state *st, visitproc visit, void *arg)

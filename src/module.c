@@ -96,6 +96,7 @@ core_exec(PyObject *module)
             || add_type(module, &fl_future_spec, NULL, &st->FutureType) < 0
             || add_type(module, &fl_future_iter_spec, NULL, &st->FutureIterType) < 0
             || add_type(module, &fl_task_spec, (PyObject *)st->FutureType, &st->TaskType) < 0
+            || add_type(module, &fl_registry_entry_spec, NULL, &st->RegistryEntryType) < 0
             || fl_asyncio_init(st) < 0
             || fl_net_init(module, st) < 0) {
         return -1;
@@ -113,6 +114,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->FutureType);
     Py_VISIT(st->FutureIterType);
     Py_VISIT(st->TaskType);
+    Py_VISIT(st->RegistryEntryType);
     Py_VISIT(st->helpers);
     int status = fl_net_traverse(st, visit, arg);
     if (status != 0) {
@@ -131,6 +133,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->FutureType);
     Py_CLEAR(st->FutureIterType);
     Py_CLEAR(st->TaskType);
+    Py_CLEAR(st->RegistryEntryType);
     Py_CLEAR(st->helpers);
     fl_asyncio_clear(st);
     Py_CLEAR(st->str_call_exception_handler);

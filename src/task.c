@@ -14,7 +14,7 @@
  * asyncio.current_task() and asyncio.all_tasks() see these tasks through
  * what asyncio keeps for third-party tasks: the {loop: task} dict behind
  * _enter_task/_leave_task/_swap_current_task, and the task registry behind
- * _register_task (a weakref.WeakSet, added to from C); on 3.12+ a task
+ * _register_task (a weakref.WeakSet, see task_registry.c); on 3.12+ a task
  * whose next step is in a running loop's ring is listed instead in the
  * set behind _register_eager_task, which costs no weak reference.
  */
@@ -120,63 +120,15 @@ call_hook(PyObject *hook, PyObject *task)
     return r ? 0 : -1;
 }
 
-/* Make the task visible to asyncio.all_tasks(): what _register_task does,
- * which is WeakSet.add() on asyncio's registry, done here without its
- * Python frame.  The weak reference is kept, so that the task can take it
- * out again when it finishes (unregister_done_task): a finished task never
- * shows in all_tasks() anyway, and the reference's callback then has no
- * Python code to run when the task dies. */
-static int
-register_task(fl_state *st, TaskObject *task)
-{
-    fl_asyncio *a = &st->asyncio;
-    if (a->registry_data == NULL) {
-        return call_hook(a->register_task, (PyObject *)task);
-    }
-    if (PyList_GET_SIZE(a->registry_pending) > 0 && PySet_GET_SIZE(a->registry_iterating) == 0) {
-        PyObject *r = PyObject_CallMethod(a->registry, "_commit_removals", NULL);
-        if (r == NULL) {
-            return -1;
-        }
-        Py_DECREF(r);
-    }
-    PyObject *ref = PyWeakref_NewRef((PyObject *)task, a->registry_remove);
-    if (ref == NULL) {
-        return -1;
-    }
-    if (PySet_Add(a->registry_data, ref) < 0) {
-        Py_DECREF(ref);
-        return -1;
-    }
-    Py_XSETREF(task->registered, ref);
-    return 0;
-}
-
-/* The task is done: take its weak reference out of asyncio's registry,
- * unless somebody is iterating over the registry right now (the WeakSet
- * defers removals then; the reference's own callback will do it). */
 static void unlist_ready(fl_state *st, TaskObject *task);
 
+/* The task is done: out of asyncio's registries, since a finished task
+ * never shows in all_tasks() anyway. */
 static void
 unregister_done_task(fl_state *st, TaskObject *task)
 {
     unlist_ready(st, task);
-    PyObject *ref = task->registered;
-    if (ref == NULL) {
-        return;
-    }
-    task->registered = NULL;
-    fl_asyncio *a = &st->asyncio;
-    if (PySet_GET_SIZE(a->registry_iterating) == 0) {
-        PyObject *error = PyErr_Occurred() ? fl_fetch_exception() : NULL;
-        if (PySet_Discard(a->registry_data, ref) < 0) {
-            PyErr_Clear();
-        }
-        if (error != NULL) {
-            fl_restore_exception(error);
-        }
-    }
-    Py_DECREF(ref);
+    fl_registry_remove(task);
 }
 
 /* 3.12+: list the task in asyncio's set of tasks that all_tasks() holds
@@ -223,7 +175,7 @@ graduate(fl_state *st, TaskObject *task)
         return 0;
     }
     PyObject *error = PyErr_Occurred() ? fl_fetch_exception() : NULL;
-    int status = register_task(st, task);
+    int status = fl_registry_add(st, task);
     if (error != NULL) {
         if (status < 0) {
             PyErr_WriteUnraisable((PyObject *)task);
@@ -850,7 +802,7 @@ eager_start(fl_state *st, TaskObject *task)
         Py_DECREF(current);
     }
     if (task->fut.state == FUT_PENDING) {
-        if (register_task(st, task) < 0 && error == NULL) {
+        if (fl_registry_add(st, task) < 0 && error == NULL) {
             error = fl_fetch_exception();
         }
     }
@@ -934,7 +886,7 @@ task_init(fl_state *st, TaskObject *task, PyObject *coro, PyObject *loop, PyObje
     if (in_ring && task->registered == NULL) {
         return list_ready(st, task);
     }
-    return register_task(st, task);
+    return fl_registry_add(st, task);
 }
 
 static int
@@ -1225,6 +1177,17 @@ Task_finalize(PyObject *self)
     fl_future_finalize(self);
 }
 
+/* The task is being destroyed: it leaves asyncio's registry first, as a
+ * weak reference to it would be cleared before its finalizer runs.  The
+ * exception handler may keep the task (the report holds it); it no longer
+ * shows in all_tasks() all the same. */
+static void
+Task_tp_finalize(PyObject *self)
+{
+    fl_registry_remove(TASK(self));
+    Task_finalize(self);
+}
+
 static PyObject *
 Task_del(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
@@ -1285,7 +1248,6 @@ Task_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(task->context);
     Py_VISIT(task->name);
     Py_VISIT(task->fut_waiter);
-    Py_VISIT(task->registered);
     return fl_future_traverse(&task->fut, visit, arg);
 }
 
@@ -1297,7 +1259,7 @@ Task_clear(PyObject *self)
     Py_CLEAR(task->context);
     Py_CLEAR(task->name);
     Py_CLEAR(task->fut_waiter);
-    Py_CLEAR(task->registered);
+    fl_registry_remove(task);
     fl_future_clear(&task->fut);
     Py_CLEAR(task->fut.dict);
     return 0;
@@ -1362,7 +1324,7 @@ static PyType_Slot Task_slots[] = {
     {Py_tp_getset, Task_getset},
     {Py_tp_traverse, Task_traverse},
     {Py_tp_clear, Task_clear},
-    {Py_tp_finalize, Task_finalize},
+    {Py_tp_finalize, Task_tp_finalize},
     {Py_tp_dealloc, Task_dealloc},
     {0, NULL},
 };
