@@ -99,6 +99,12 @@ typedef struct {
      * paths (formatting callbacks, debug-mode checks and warnings). */
     PyObject *helpers;
 
+    /* Stands, as a done-callback's context, for "a new, empty
+     * contextvars.Context, made when the callback runs" (see
+     * fl_callback_context).  A private object, not a Context: a path that
+     * forgot to swap it for a real one fails loudly. */
+    PyObject *fresh_context;
+
     /* names looked up often, interned once */
     PyObject *str_call_exception_handler;
     PyObject *str_message;
@@ -200,7 +206,9 @@ typedef struct {
 
 /* A done-callback: fn called with the future, in contextvars.Context ctx.
  * ctx == NULL marks a fastloop Task (fn) waiting on the future: its
- * completion queues the task's next step, with no callable made. */
+ * completion queues the task's next step, with no callable made.
+ * ctx == fl_state.fresh_context: the callback was added where no context
+ * variable was set, and runs in an empty Context made at that time. */
 typedef struct {
     PyObject *fn;
     PyObject *ctx;
@@ -361,6 +369,9 @@ PyObject *fl_future_make_cancelled_error(FutureObject *fut);
 int fl_future_traverse(FutureObject *fut, visitproc visit, void *arg);
 int fl_future_clear(FutureObject *fut);
 void fl_future_finalize(PyObject *self);
+/* The Context a done-callback runs in: a new reference to ctx, or to a new
+ * empty Context if ctx is fl_state.fresh_context. */
+PyObject *fl_callback_context(fl_state *st, PyObject *ctx);
 /* loop.call_soon(fn, arg, context=ctx); arg may be NULL. */
 int fl_call_soon(fl_state *st, PyObject *loop, PyObject *fn, PyObject *arg, PyObject *ctx);
 /* Whether futures on this loop may use its ready ring directly. */

@@ -339,11 +339,19 @@ schedule_callback(fl_state *st, FutureObject *fut, fl_callback cb)
         status = -1;
     }
     else {
-        status = fl_call_soon(st, fut->loop, cb.fn, (PyObject *)fut, cb.ctx);
+        PyObject *ctx = fl_callback_context(st, cb.ctx);
+        status = ctx ? fl_call_soon(st, fut->loop, cb.fn, (PyObject *)fut, ctx) : -1;
+        Py_XDECREF(ctx);
     }
     Py_DECREF(cb.fn);
     Py_DECREF(cb.ctx);
     return status;
+}
+
+PyObject *
+fl_callback_context(fl_state *st, PyObject *ctx)
+{
+    return ctx == st->fresh_context ? PyContext_New() : Py_NewRef(ctx);
 }
 
 int
@@ -934,11 +942,28 @@ Future_add_done_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     }
     PyObject *fn = argv[0];
+    fl_state *st = fl_state_from_type(Py_TYPE(self));
+    if (st == NULL) {
+        return NULL;
+    }
     PyObject *ctx;
     if (argv[1] == NULL || argv[1] == Py_None) {
         ctx = PyContext_CopyCurrent();
         if (ctx == NULL) {
             return NULL;
+        }
+        /* With no context variable set, the copy is an empty Context:
+         * one is made when the callback runs instead of kept meanwhile.
+         * A program with many pending tasks gathered this way would
+         * otherwise keep one more object per task for every full garbage
+         * collection to walk. */
+        Py_ssize_t size = PyObject_Size(ctx);
+        if (size < 0) {
+            Py_DECREF(ctx);
+            return NULL;
+        }
+        if (size == 0) {
+            Py_SETREF(ctx, Py_NewRef(st->fresh_context));
         }
     }
     else {
@@ -947,12 +972,6 @@ Future_add_done_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     int status;
     if (fut->state != FUT_PENDING) {
         fl_callback cb = {Py_NewRef(fn), ctx};
-        fl_state *st = fl_state_from_type(Py_TYPE(self));
-        if (st == NULL) {
-            Py_DECREF(fn);
-            Py_DECREF(ctx);
-            return NULL;
-        }
         status = schedule_callback(st, fut, cb);
     }
     else {
@@ -1197,7 +1216,7 @@ Future_set_log_traceback(PyObject *self, PyObject *value, void *Py_UNUSED(closur
 }
 
 static PyObject *
-callback_tuple(fl_callback *cb)
+callback_tuple(fl_state *st, fl_callback *cb)
 {
     if (cb->ctx == NULL) {
         PyObject *fn = PyCFunction_NewEx(&fl_task_wakeup_def, cb->fn, NULL);
@@ -1209,7 +1228,13 @@ callback_tuple(fl_callback *cb)
         Py_DECREF(fn);
         return t;
     }
-    return PyTuple_Pack(2, cb->fn, cb->ctx);
+    PyObject *ctx = fl_callback_context(st, cb->ctx);
+    if (ctx == NULL) {
+        return NULL;
+    }
+    PyObject *t = PyTuple_Pack(2, cb->fn, ctx);
+    Py_DECREF(ctx);
+    return t;
 }
 
 static PyObject *
@@ -1219,6 +1244,10 @@ Future_get_callbacks(PyObject *self, void *Py_UNUSED(closure))
     if (fut->cb0.fn == NULL && fut->ncbs == 0) {
         Py_RETURN_NONE;
     }
+    fl_state *st = fl_state_from_type(Py_TYPE(self));
+    if (st == NULL) {
+        return NULL;
+    }
     PyObject *list = PyList_New(0);
     if (list == NULL) {
         return NULL;
@@ -1226,7 +1255,7 @@ Future_get_callbacks(PyObject *self, void *Py_UNUSED(closure))
     /* Building the tuples calls no Python code, so the callbacks cannot
      * change under the loop. */
     if (fut->cb0.fn != NULL) {
-        PyObject *t = callback_tuple(&fut->cb0);
+        PyObject *t = callback_tuple(st, &fut->cb0);
         if (t == NULL || PyList_Append(list, t) < 0) {
             Py_XDECREF(t);
             Py_DECREF(list);
@@ -1235,7 +1264,7 @@ Future_get_callbacks(PyObject *self, void *Py_UNUSED(closure))
         Py_DECREF(t);
     }
     for (uint32_t i = 0; i < fut->ncbs; i++) {
-        PyObject *t = callback_tuple(&fut->cbs[i]);
+        PyObject *t = callback_tuple(st, &fut->cbs[i]);
         if (t == NULL || PyList_Append(list, t) < 0) {
             Py_XDECREF(t);
             Py_DECREF(list);

@@ -455,6 +455,15 @@ run_debug(LoopObject *self, HandleObject *h)
 static int
 run_callback_entry(LoopObject *self, ready_entry *e)
 {
+    if (e->c == self->state->fresh_context) {
+        /* The callback's context is made now (see fl_callback): swap it in
+         * for the error report too. */
+        PyObject *ctx = PyContext_New();
+        if (ctx == NULL) {
+            return -1;
+        }
+        Py_SETREF(e->c, ctx);
+    }
     PyObject *result = NULL;
     if (PyContext_Enter(e->c) == 0) {
         result = PyObject_Vectorcall(e->a, &e->b, 1, NULL);

@@ -97,6 +97,7 @@ core_exec(PyObject *module)
             || add_type(module, &fl_future_iter_spec, NULL, &st->FutureIterType) < 0
             || add_type(module, &fl_task_spec, (PyObject *)st->FutureType, &st->TaskType) < 0
             || add_type(module, &fl_registry_entry_spec, NULL, &st->RegistryEntryType) < 0
+            || (st->fresh_context = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type)) == NULL
             || fl_asyncio_init(st) < 0
             || fl_net_init(module, st) < 0) {
         return -1;
@@ -116,6 +117,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->TaskType);
     Py_VISIT(st->RegistryEntryType);
     Py_VISIT(st->helpers);
+    Py_VISIT(st->fresh_context);
     int status = fl_net_traverse(st, visit, arg);
     if (status != 0) {
         return status;
@@ -135,6 +137,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->TaskType);
     Py_CLEAR(st->RegistryEntryType);
     Py_CLEAR(st->helpers);
+    Py_CLEAR(st->fresh_context);
     fl_asyncio_clear(st);
     Py_CLEAR(st->str_call_exception_handler);
     Py_CLEAR(st->str_message);

@@ -255,6 +255,59 @@ def test_callback_runs_in_a_copy_of_the_context(loop):
     assert var.get() == "unset"
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["normal", "debug"])
+def test_callbacks_added_with_no_variable_set_each_get_their_own_context(loop, debug):
+    loop.set_debug(debug)
+    fut = loop.create_future()
+    seen = []
+
+    def setter(i):
+        def callback(f):
+            seen.append(var.get())
+            var.set(i)
+            seen.append(var.get())
+
+        return callback
+
+    def add_callbacks():
+        for i in range(3):
+            fut.add_done_callback(setter(i))
+
+    contextvars.Context().run(add_callbacks)  # an empty context, whatever pytest sets
+    fut.set_result(None)
+    run_once(loop)
+    assert seen == ["unset", 0, "unset", 1, "unset", 2]
+    assert var.get() == "unset"
+
+
+def test_callbacks_listing_shows_an_empty_context(loop):
+    fut = loop.create_future()
+    contextvars.Context().run(fut.add_done_callback, print)
+    ((fn, ctx),) = fut._callbacks
+    assert fn is print
+    assert isinstance(ctx, contextvars.Context) and len(ctx) == 0
+    fut.cancel()
+    run_once(loop)
+
+
+def test_callback_added_with_no_variable_set_that_raises_is_reported(loop):
+    fut = loop.create_future()
+    reports = []
+    loop.set_exception_handler(lambda l, ctx: reports.append(ctx))
+
+    def fail(f):
+        var.set("set before failing")
+        raise Boom("callback")
+
+    contextvars.Context().run(fut.add_done_callback, fail)
+    fut.set_result(None)
+    run_once(loop)
+    (report,) = reports
+    assert isinstance(report["exception"], Boom)
+    assert "fail" in repr(report["handle"])
+    assert var.get() == "unset"
+
+
 def test_cancel_schedules_callbacks(loop):
     fut = loop.create_future()
     seen = []
