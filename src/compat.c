@@ -1,5 +1,6 @@
 /* Small wrappers over C API that changed between the Python versions
- * fastloop supports (3.11 and newer). */
+ * fastloop supports (3.11 and newer), and over C API used the same way in
+ * several files. */
 #include "fastloop.h"
 
 PyObject *
@@ -32,4 +33,14 @@ fl_restore_exception(PyObject *exc)
     PyObject *tb = PyException_GetTraceback(exc);
     PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, tb);
 #endif
+}
+
+int
+fl_attribute_truth(PyObject *value)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    return PyObject_IsTrue(value);
 }

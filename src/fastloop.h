@@ -283,6 +283,9 @@ void fl_loop_timer_cancelled(LoopObject *loop, TimerHandleObject *timer);
 
 /* ---- io.c -------------------------------------------------------------- */
 
+/* obj.fileno() as a number, in *fd; 0, or -1 with an error set (asyncio's
+ * "Invalid file object" ValueError if obj has no usable fileno()). */
+int fl_call_fileno(fl_state *st, PyObject *obj, long *fd);
 int fl_io_dispatch(LoopObject *loop, const poller_event *event);
 void fl_io_clear(LoopObject *loop);
 int fl_io_traverse(LoopObject *loop, visitproc visit, void *arg);
@@ -413,5 +416,8 @@ void fl_registry_detach(PyObject *entry);
  * clears it.  Never NULL when an exception was set. */
 PyObject *fl_fetch_exception(void);
 void fl_restore_exception(PyObject *exc);
+/* A boolean attribute's new value (a setter's argument): 0 or 1, or -1
+ * with an error set (AttributeError if it is being deleted). */
+int fl_attribute_truth(PyObject *value);
 
 #endif

@@ -1177,11 +1177,7 @@ Future_set_blocking(PyObject *self, PyObject *value, void *Py_UNUSED(closure))
     if (ensure_alive(FUT(self)) < 0) {
         return -1;
     }
-    if (value == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int flag = PyObject_IsTrue(value);
+    int flag = fl_attribute_truth(value);
     if (flag < 0) {
         return -1;
     }
@@ -1199,11 +1195,7 @@ Future_get_log_traceback(PyObject *self, void *Py_UNUSED(closure))
 static int
 Future_set_log_traceback(PyObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    if (value == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int flag = PyObject_IsTrue(value);
+    int flag = fl_attribute_truth(value);
     if (flag < 0) {
         return -1;
     }

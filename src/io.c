@@ -11,6 +11,29 @@
 
 #include <errno.h>
 
+int
+fl_call_fileno(fl_state *st, PyObject *obj, long *fd)
+{
+    PyObject *r = PyObject_CallMethodNoArgs(obj, st->str_fileno);
+    if (r != NULL) {
+        PyObject *as_int = PyNumber_Long(r);
+        Py_DECREF(r);
+        r = as_int;
+    }
+    if (r == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)
+                || PyErr_ExceptionMatches(PyExc_TypeError)
+                || PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "Invalid file object: %R", obj);
+        }
+        return -1;
+    }
+    *fd = PyLong_AsLong(r);
+    Py_DECREF(r);
+    return *fd == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
 /* The fd to watch, for selectors._fileobj_to_fd's error messages.
  * FD_LOOP_CLOSED (no exception set) reports a closed loop once the object
  * has become a number but before that number is checked: asyncio's own
@@ -28,27 +51,8 @@ fileobj_to_fd(LoopObject *loop, PyObject *fileobj)
             return -1;
         }
     }
-    else {
-        PyObject *r = PyObject_CallMethodNoArgs(fileobj, st->str_fileno);
-        if (r != NULL) {
-            PyObject *as_int = PyNumber_Long(r);
-            Py_DECREF(r);
-            r = as_int;
-        }
-        if (r == NULL) {
-            if (PyErr_ExceptionMatches(PyExc_AttributeError)
-                    || PyErr_ExceptionMatches(PyExc_TypeError)
-                    || PyErr_ExceptionMatches(PyExc_ValueError)) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_ValueError, "Invalid file object: %R", fileobj);
-            }
-            return -1;
-        }
-        fd = PyLong_AsLong(r);
-        Py_DECREF(r);
-        if (fd == -1 && PyErr_Occurred()) {
-            return -1;
-        }
+    else if (fl_call_fileno(st, fileobj, &fd) < 0) {
+        return -1;
     }
     if (loop->closed) {
         return FD_LOOP_CLOSED;

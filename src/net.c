@@ -24,24 +24,8 @@ fl_net_call(fl_state *st, const char *name, PyObject *const *args, size_t nargs)
 int
 fl_net_sock_fd(fl_state *st, PyObject *sock)
 {
-    PyObject *r = PyObject_CallMethodNoArgs(sock, st->str_fileno);
-    if (r != NULL) {
-        PyObject *as_int = PyNumber_Long(r);
-        Py_DECREF(r);
-        r = as_int;
-    }
-    if (r == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_AttributeError)
-                || PyErr_ExceptionMatches(PyExc_TypeError)
-                || PyErr_ExceptionMatches(PyExc_ValueError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "Invalid file object: %R", sock);
-        }
-        return -1;
-    }
-    long fd = PyLong_AsLong(r);
-    Py_DECREF(r);
-    if (fd == -1 && PyErr_Occurred()) {
+    long fd;
+    if (fl_call_fileno(st, sock, &fd) < 0) {
         return -1;
     }
     if (fd < 0 || fd > INT32_MAX) {

@@ -1206,11 +1206,7 @@ Task_get_log_destroy_pending(PyObject *self, void *Py_UNUSED(closure))
 static int
 Task_set_log_destroy_pending(PyObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    if (value == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int flag = PyObject_IsTrue(value);
+    int flag = fl_attribute_truth(value);
     if (flag < 0) {
         return -1;
     }
