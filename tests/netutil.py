@@ -88,6 +88,19 @@ class Errors:
         return [c["message"] for c in self.contexts]
 
 
+class Captured:
+    """A protocol factory that keeps the protocol it made last, for tests
+    that look at the server's side of their one connection."""
+
+    def __init__(self, make):
+        self.make = make
+        self.protocol = None
+
+    def __call__(self):
+        self.protocol = self.make()
+        return self.protocol
+
+
 async def tcp_pair(loop, server_proto_factory, client_proto_factory, **server_kw):
     """A listening server and a client connected to it; returns
     (server, client_transport, client_protocol)."""

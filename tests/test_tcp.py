@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from netutil import Errors, Recorder, no_fd_leak, tcp_pair  # noqa: F401
+from netutil import Captured, Errors, Recorder, no_fd_leak, tcp_pair  # noqa: F401
 
 
 def run(loop, coro, timeout=10):
@@ -157,8 +157,6 @@ def test_close_flushes_then_connection_lost_once(loop):
     payload = bytes(range(256)) * 32768  # 8 MiB: more than the socket buffers take
 
     async def main():
-        server_proto = None
-
         class Sender(Recorder):
             def connection_made(self, transport):
                 super().connection_made(transport)
@@ -167,17 +165,14 @@ def test_close_flushes_then_connection_lost_once(loop):
                 assert transport.is_closing()
                 transport.close()  # twice: nothing more
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Sender(loop)
-            return server_proto
+        server_side = Captured(lambda: Sender(loop))
 
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         assert await pr.lost is None
         assert bytes(pr.data) == payload
-        assert await server_proto.lost is None
-        assert server_proto.events.count("lost") == 1
-        assert server_proto.transport.get_write_buffer_size() == 0
+        assert await server_side.protocol.lost is None
+        assert server_side.protocol.events.count("lost") == 1
+        assert server_side.protocol.transport.get_write_buffer_size() == 0
         server.close()
         await server.wait_closed()
 
@@ -186,8 +181,6 @@ def test_close_flushes_then_connection_lost_once(loop):
 
 def test_abort_discards_buffer(loop):
     async def main():
-        server_proto = None
-
         class Aborter(Recorder):
             def connection_made(self, transport):
                 super().connection_made(transport)
@@ -198,14 +191,11 @@ def test_abort_discards_buffer(loop):
                 transport.abort()
                 transport.close()
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Aborter(loop)
-            return server_proto
+        server_side = Captured(lambda: Aborter(loop))
 
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
-        assert await server_proto.lost is None
-        assert [e for e in server_proto.events if e != "pause_writing"] == ["made", "lost"]
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
+        assert await server_side.protocol.lost is None
+        assert [e for e in server_side.protocol.events if e != "pause_writing"] == ["made", "lost"]
         await pr.lost
         assert len(pr.data) < 4 * 1024 * 1024
         server.close()
@@ -230,28 +220,23 @@ def test_connection_lost_is_scheduled_not_immediate(loop):
 @pytest.mark.parametrize("keep_open", [False, None, 0, True, 1])
 def test_eof_received_result(loop, keep_open):
     async def main():
-        server_proto = None
+        server_side = Captured(lambda: Recorder(loop, eof_result=keep_open))
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Recorder(loop, eof_result=keep_open)
-            return server_proto
-
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write_eof()
-        await server_proto.eof
+        await server_side.protocol.eof
         if keep_open:
             # half-closed: the server can still send
             await asyncio.sleep(0.01)
-            assert not server_proto.transport.is_closing()
-            server_proto.transport.write(b"after eof")
+            assert not server_side.protocol.transport.is_closing()
+            server_side.protocol.transport.write(b"after eof")
             await pr.wait_data(9)
-            server_proto.transport.close()
+            server_side.protocol.transport.close()
         else:
-            assert server_proto.transport.is_closing()
-        assert await server_proto.lost is None
+            assert server_side.protocol.transport.is_closing()
+        assert await server_side.protocol.lost is None
         assert await pr.lost is None
-        assert server_proto.events == ["made", "eof", "lost"]
+        assert server_side.protocol.events == ["made", "eof", "lost"]
         server.close()
         await server.wait_closed()
 
@@ -260,8 +245,6 @@ def test_eof_received_result(loop, keep_open):
 
 def test_pause_and_resume_reading(loop):
     async def main():
-        server_proto = None
-
         class Paused(Recorder):
             def connection_made(self, transport):
                 super().connection_made(transport)
@@ -269,21 +252,18 @@ def test_pause_and_resume_reading(loop):
                 assert not transport.is_reading()
                 transport.pause_reading()  # twice: nothing
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Paused(loop)
-            return server_proto
+        server_side = Captured(lambda: Paused(loop))
 
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"data")
         await asyncio.sleep(0.05)
-        assert server_proto.data == b""
-        st = server_proto.transport
+        assert server_side.protocol.data == b""
+        st = server_side.protocol.transport
         st.resume_reading()
         assert st.is_reading()
         st.resume_reading()
-        await server_proto.wait_data(4)
-        assert server_proto.data == b"data"
+        await server_side.protocol.wait_data(4)
+        assert server_side.protocol.data == b"data"
         st.close()
         assert not st.is_reading()
         st.resume_reading()  # closing: nothing
@@ -297,19 +277,14 @@ def test_pause_and_resume_reading(loop):
 
 def test_flow_control_with_a_peer_that_never_reads(loop):
     async def main():
-        server_proto = None
-
         class Stalled(Recorder):
             def connection_made(self, transport):
                 super().connection_made(transport)
                 transport.pause_reading()
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Stalled(loop)
-            return server_proto
+        server_side = Captured(lambda: Stalled(loop))
 
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         assert tr.get_write_buffer_limits() == (16384, 65536)
         chunk = b"z" * 65536
         written = 0
@@ -321,15 +296,15 @@ def test_flow_control_with_a_peer_that_never_reads(loop):
         assert tr.get_write_buffer_size() > 65536
         assert pr.events.count("pause_writing") == 1
         # the peer starts reading: the buffer drains, resume_writing follows
-        server_proto.transport.resume_reading()
+        server_side.protocol.transport.resume_reading()
         while not pr.resumed:
             await asyncio.sleep(0.001)
         assert tr.get_write_buffer_size() <= 16384
-        await server_proto.wait_data(written)
-        assert len(server_proto.data) == written
+        await server_side.protocol.wait_data(written)
+        assert len(server_side.protocol.data) == written
         tr.close()
         await pr.lost
-        server_proto.transport.close()
+        server_side.protocol.transport.close()
         server.close()
         await server.wait_closed()
 
@@ -484,16 +459,11 @@ def test_eof_received_raises(loop):
             def eof_received(self):
                 raise ValueError("boom")
 
-        server_proto = None
+        server_side = Captured(lambda: Bad(loop))
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Bad(loop)
-            return server_proto
-
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write_eof()
-        exc = await server_proto.lost
+        exc = await server_side.protocol.lost
         assert isinstance(exc, ValueError)
         assert errors.messages == ["Fatal error: protocol.eof_received() call failed."]
         tr.close()
@@ -511,27 +481,22 @@ def test_pause_writing_raises(loop):
             def pause_writing(self):
                 raise ValueError("pause")
 
-        server_proto = None
-
         class Stalled(Recorder):
             def connection_made(self, transport):
                 super().connection_made(transport)
                 transport.pause_reading()
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Stalled(loop)
-            return server_proto
+        server_side = Captured(lambda: Stalled(loop))
 
         client = Bad(loop)
-        server, tr, pr = await tcp_pair(loop, factory, lambda: client)
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: client)
         tr.set_write_buffer_limits(high=1)
         tr.write(b"x" * (8 * 1024 * 1024))
         assert errors.messages == ["protocol.pause_writing() failed"]
         assert not tr.is_closing()
         tr.abort()
         await client.lost
-        server_proto.transport.close()
+        server_side.protocol.transport.close()
         server.close()
         await server.wait_closed()
 
@@ -546,17 +511,12 @@ def test_close_inside_data_received(loop):
                 self.transport.close()
                 self.transport.write(b"ignored")
 
-        server_proto = None
+        server_side = Captured(lambda: Closer(loop))
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Closer(loop)
-            return server_proto
-
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"a" * 100000)
-        assert await server_proto.lost is None
-        assert server_proto.events == ["made", "data", "lost"]
+        assert await server_side.protocol.lost is None
+        assert server_side.protocol.events == ["made", "data", "lost"]
         await pr.lost
         server.close()
         await server.wait_closed()
@@ -572,17 +532,12 @@ def test_abort_inside_data_received(loop):
                 self.transport.abort()
                 self.transport.abort()
 
-        server_proto = None
+        server_side = Captured(lambda: Aborter(loop))
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Aborter(loop)
-            return server_proto
-
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"a" * 100000)
-        assert await server_proto.lost is None
-        assert server_proto.events == ["made", "data", "lost"]
+        assert await server_side.protocol.lost is None
+        assert server_side.protocol.events == ["made", "data", "lost"]
         await pr.lost
         server.close()
         await server.wait_closed()
@@ -815,27 +770,22 @@ def test_context_of_protocol_callbacks(loop):
 
 def test_pause_reading_inside_data_received(loop):
     async def main():
-        server_proto = None
-
         class Pauser(Recorder):
             def data_received(self, data):
                 super().data_received(data)
                 self.transport.pause_reading()
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Pauser(loop)
-            return server_proto
+        server_side = Captured(lambda: Pauser(loop))
 
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"a")
-        await server_proto.wait_data(1)
+        await server_side.protocol.wait_data(1)
         tr.write(b"b" * 1000)
         await asyncio.sleep(0.05)
-        assert server_proto.data == b"a"  # nothing more while paused
-        server_proto.transport.resume_reading()
-        await server_proto.wait_data(1001)
-        server_proto.transport.close()
+        assert server_side.protocol.data == b"a"  # nothing more while paused
+        server_side.protocol.transport.resume_reading()
+        await server_side.protocol.wait_data(1001)
+        server_side.protocol.transport.close()
         tr.close()
         await pr.lost
         server.close()
@@ -847,27 +797,22 @@ def test_pause_reading_inside_data_received(loop):
 def test_set_protocol_inside_data_received(loop):
     async def main():
         second = Recorder(loop)
-        server_proto = None
-
         class Switcher(Recorder):
             def data_received(self, data):
                 super().data_received(data)
                 self.transport.set_protocol(second)
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Switcher(loop)
-            return server_proto
+        server_side = Captured(lambda: Switcher(loop))
 
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"first")
-        await server_proto.wait_data(5)
+        await server_side.protocol.wait_data(5)
         tr.write(b"second")
         await second.wait_data(6)
-        assert server_proto.data == b"first"
+        assert server_side.protocol.data == b"first"
         tr.close()
         assert await second.lost is None
-        assert not server_proto.lost.done()
+        assert not server_side.protocol.lost.done()
         server.close()
         await server.wait_closed()
 
@@ -876,22 +821,17 @@ def test_set_protocol_inside_data_received(loop):
 
 def test_close_inside_connection_made(loop):
     async def main():
-        server_proto = None
-
         class Closer(Recorder):
             def connection_made(self, transport):
                 super().connection_made(transport)
                 transport.close()
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Closer(loop)
-            return server_proto
+        server_side = Captured(lambda: Closer(loop))
 
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"too late")
-        assert await server_proto.lost is None
-        assert server_proto.events == ["made", "lost"]
+        assert await server_side.protocol.lost is None
+        assert server_side.protocol.events == ["made", "lost"]
         await pr.lost
         server.close()
         await server.wait_closed()
@@ -901,23 +841,18 @@ def test_close_inside_connection_made(loop):
 
 def test_abort_inside_eof_received(loop):
     async def main():
-        server_proto = None
-
         class Aborter(Recorder):
             def eof_received(self):
                 super().eof_received()
                 self.transport.abort()
                 return True
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Aborter(loop)
-            return server_proto
+        server_side = Captured(lambda: Aborter(loop))
 
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write_eof()
-        assert await server_proto.lost is None
-        assert server_proto.events == ["made", "eof", "lost"]
+        assert await server_side.protocol.lost is None
+        assert server_side.protocol.events == ["made", "eof", "lost"]
         await pr.lost
         server.close()
         await server.wait_closed()
@@ -927,7 +862,6 @@ def test_abort_inside_eof_received(loop):
 
 def test_write_inside_resume_writing(loop):
     async def main():
-        server_proto = None
         extra = b"written from resume_writing"
 
         class Stalled(Recorder):
@@ -935,10 +869,7 @@ def test_write_inside_resume_writing(loop):
                 super().connection_made(transport)
                 transport.pause_reading()
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Stalled(loop)
-            return server_proto
+        server_side = Captured(lambda: Stalled(loop))
 
         class Writer(Recorder):
             def resume_writing(self):
@@ -947,18 +878,18 @@ def test_write_inside_resume_writing(loop):
                 self.transport.close()
 
         client = Writer(loop)
-        server, tr, pr = await tcp_pair(loop, factory, lambda: client)
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: client)
         tr.set_write_buffer_limits(high=1024)
         total = 0
         while not client.paused:
             tr.write(b"w" * 65536)
             total += 65536
             await asyncio.sleep(0)
-        server_proto.transport.resume_reading()
+        server_side.protocol.transport.resume_reading()
         assert await client.lost is None
-        await server_proto.wait_data(total + len(extra))
-        assert bytes(server_proto.data[-len(extra):]) == extra
-        server_proto.transport.close()
+        await server_side.protocol.wait_data(total + len(extra))
+        assert bytes(server_side.protocol.data[-len(extra):]) == extra
+        server_side.protocol.transport.close()
         server.close()
         await server.wait_closed()
 

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from netutil import Errors, Recorder, no_fd_leak, tcp_pair  # noqa: F401
+from netutil import Captured, Errors, Recorder, no_fd_leak, tcp_pair  # noqa: F401
 
 
 def run(loop, coro, timeout=10):
@@ -38,20 +38,15 @@ def reset(transport):
 def test_peer_reset_closes_quietly(loop):
     async def main():
         errors = Errors(loop)
-        server_proto = None
+        server_side = Captured(lambda: Recorder(loop))
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Recorder(loop)
-            return server_proto
-
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         await asyncio.sleep(0.01)
         reset(tr)
-        exc = await server_proto.lost
+        exc = await server_side.protocol.lost
         assert isinstance(exc, ConnectionResetError)
         assert errors.contexts == []
-        assert server_proto.transport.is_closing()
+        assert server_side.protocol.transport.is_closing()
         server.close()
         await server.wait_closed()
 
@@ -61,22 +56,17 @@ def test_peer_reset_closes_quietly(loop):
 def test_write_to_reset_peer_is_quiet_and_warns_later(loop, caplog):
     async def main():
         errors = Errors(loop)
-        server_proto = None
+        server_side = Captured(lambda: Recorder(loop))
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Recorder(loop)
-            return server_proto
-
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         await asyncio.sleep(0.01)
-        server_proto.transport.pause_reading()
+        server_side.protocol.transport.pause_reading()
         reset(tr)
         await asyncio.sleep(0.05)
-        st = server_proto.transport
+        st = server_side.protocol.transport
         # the reset is only seen by the write
         st.write(b"x")
-        exc = await server_proto.lost
+        exc = await server_side.protocol.lost
         assert isinstance(exc, (ConnectionResetError, BrokenPipeError))
         assert errors.contexts == []
         caplog.clear()
@@ -109,17 +99,12 @@ def test_writes_to_closing_transport(loop, caplog):
 
 def test_peer_that_never_reads_keeps_memory_bounded(loop):
     async def main():
-        server_proto = None
-
         class Stalled(Recorder):
             def connection_made(self, transport):
                 super().connection_made(transport)
                 transport.pause_reading()
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Stalled(loop)
-            return server_proto
+        server_side = Captured(lambda: Stalled(loop))
 
         reader_writer = []
 
@@ -133,7 +118,7 @@ def test_peer_that_never_reads_keeps_memory_bounded(loop):
 
         server = await asyncio.start_server(producer, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(factory, "127.0.0.1", port)
+        tr, pr = await loop.create_connection(server_side, "127.0.0.1", port)
         await asyncio.sleep(0.2)
         (writer,) = reader_writer
         # the producer is parked in drain(): the buffer never grew past
@@ -160,23 +145,18 @@ def test_fd_closed_inside_data_received(loop):
                 sock = self.transport.get_extra_info("socket")
                 os.close(sock.fileno())
 
-        server_proto = None
+        server_side = Captured(lambda: Closer(loop))
 
-        def factory():
-            nonlocal server_proto
-            server_proto = Closer(loop)
-            return server_proto
-
-        server, tr, pr = await tcp_pair(loop, factory, lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"first")
-        await server_proto.wait_data(5)
+        await server_side.protocol.wait_data(5)
         await asyncio.sleep(0.05)
-        st = server_proto.transport
+        st = server_side.protocol.transport
         st.close()
         await asyncio.sleep(0.05)
         # the loop is still healthy
         await asyncio.sleep(0)
-        assert server_proto.events[:2] == ["made", "data"]
+        assert server_side.protocol.events[:2] == ["made", "data"]
         tr.close()
         await pr.lost
         # (no wait_closed(): asyncio's transport, failing to close the
@@ -195,7 +175,7 @@ EMFILE_SCRIPT = textwrap.dedent(
     import fastloop
 
     kind = sys.argv[1]
-    factory = fastloop.new_event_loop if kind == "fastloop" else asyncio.new_event_loop
+    server_side = fastloop.new_event_loop if kind == "fastloop" else asyncio.new_event_loop
 
     async def main():
         loop = asyncio.get_running_loop()
@@ -248,7 +228,7 @@ EMFILE_SCRIPT = textwrap.dedent(
         await server.wait_closed()
         print("OK", n_errors)
 
-    with asyncio.Runner(loop_factory=factory) as r:
+    with asyncio.Runner(loop_factory=server_side) as r:
         r.run(main())
     """
 )
