@@ -88,6 +88,15 @@ class Errors:
         return [c["message"] for c in self.contexts]
 
 
+class NeverReads(Recorder):
+    """A Recorder that stops reading as soon as it is connected: a peer
+    that never reads, so the other side's writes pile up."""
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        transport.pause_reading()
+
+
 class Captured:
     """A protocol factory that keeps the protocol it made last, for tests
     that look at the server's side of their one connection."""

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from netutil import Captured, Errors, Recorder, no_fd_leak, tcp_pair  # noqa: F401
+from netutil import Captured, Errors, NeverReads, Recorder, no_fd_leak, tcp_pair  # noqa: F401
 
 
 def run(loop, coro, timeout=10):
@@ -166,7 +166,6 @@ def test_close_flushes_then_connection_lost_once(loop):
                 transport.close()  # twice: nothing more
 
         server_side = Captured(lambda: Sender(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         assert await pr.lost is None
         assert bytes(pr.data) == payload
@@ -192,7 +191,6 @@ def test_abort_discards_buffer(loop):
                 transport.close()
 
         server_side = Captured(lambda: Aborter(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         assert await server_side.protocol.lost is None
         assert [e for e in server_side.protocol.events if e != "pause_writing"] == ["made", "lost"]
@@ -221,7 +219,6 @@ def test_connection_lost_is_scheduled_not_immediate(loop):
 def test_eof_received_result(loop, keep_open):
     async def main():
         server_side = Captured(lambda: Recorder(loop, eof_result=keep_open))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write_eof()
         await server_side.protocol.eof
@@ -253,7 +250,6 @@ def test_pause_and_resume_reading(loop):
                 transport.pause_reading()  # twice: nothing
 
         server_side = Captured(lambda: Paused(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"data")
         await asyncio.sleep(0.05)
@@ -277,13 +273,7 @@ def test_pause_and_resume_reading(loop):
 
 def test_flow_control_with_a_peer_that_never_reads(loop):
     async def main():
-        class Stalled(Recorder):
-            def connection_made(self, transport):
-                super().connection_made(transport)
-                transport.pause_reading()
-
-        server_side = Captured(lambda: Stalled(loop))
-
+        server_side = Captured(lambda: NeverReads(loop))
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         assert tr.get_write_buffer_limits() == (16384, 65536)
         chunk = b"z" * 65536
@@ -460,7 +450,6 @@ def test_eof_received_raises(loop):
                 raise ValueError("boom")
 
         server_side = Captured(lambda: Bad(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write_eof()
         exc = await server_side.protocol.lost
@@ -481,12 +470,7 @@ def test_pause_writing_raises(loop):
             def pause_writing(self):
                 raise ValueError("pause")
 
-        class Stalled(Recorder):
-            def connection_made(self, transport):
-                super().connection_made(transport)
-                transport.pause_reading()
-
-        server_side = Captured(lambda: Stalled(loop))
+        server_side = Captured(lambda: NeverReads(loop))
 
         client = Bad(loop)
         server, tr, pr = await tcp_pair(loop, server_side, lambda: client)
@@ -512,7 +496,6 @@ def test_close_inside_data_received(loop):
                 self.transport.write(b"ignored")
 
         server_side = Captured(lambda: Closer(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"a" * 100000)
         assert await server_side.protocol.lost is None
@@ -533,7 +516,6 @@ def test_abort_inside_data_received(loop):
                 self.transport.abort()
 
         server_side = Captured(lambda: Aborter(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"a" * 100000)
         assert await server_side.protocol.lost is None
@@ -776,7 +758,6 @@ def test_pause_reading_inside_data_received(loop):
                 self.transport.pause_reading()
 
         server_side = Captured(lambda: Pauser(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"a")
         await server_side.protocol.wait_data(1)
@@ -803,7 +784,6 @@ def test_set_protocol_inside_data_received(loop):
                 self.transport.set_protocol(second)
 
         server_side = Captured(lambda: Switcher(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"first")
         await server_side.protocol.wait_data(5)
@@ -827,7 +807,6 @@ def test_close_inside_connection_made(loop):
                 transport.close()
 
         server_side = Captured(lambda: Closer(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"too late")
         assert await server_side.protocol.lost is None
@@ -848,7 +827,6 @@ def test_abort_inside_eof_received(loop):
                 return True
 
         server_side = Captured(lambda: Aborter(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write_eof()
         assert await server_side.protocol.lost is None
@@ -864,12 +842,7 @@ def test_write_inside_resume_writing(loop):
     async def main():
         extra = b"written from resume_writing"
 
-        class Stalled(Recorder):
-            def connection_made(self, transport):
-                super().connection_made(transport)
-                transport.pause_reading()
-
-        server_side = Captured(lambda: Stalled(loop))
+        server_side = Captured(lambda: NeverReads(loop))
 
         class Writer(Recorder):
             def resume_writing(self):

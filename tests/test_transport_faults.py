@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from netutil import Captured, Errors, Recorder, no_fd_leak, tcp_pair  # noqa: F401
+from netutil import Captured, Errors, NeverReads, Recorder, no_fd_leak, tcp_pair  # noqa: F401
 
 
 def run(loop, coro, timeout=10):
@@ -39,7 +39,6 @@ def test_peer_reset_closes_quietly(loop):
     async def main():
         errors = Errors(loop)
         server_side = Captured(lambda: Recorder(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         await asyncio.sleep(0.01)
         reset(tr)
@@ -57,7 +56,6 @@ def test_write_to_reset_peer_is_quiet_and_warns_later(loop, caplog):
     async def main():
         errors = Errors(loop)
         server_side = Captured(lambda: Recorder(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         await asyncio.sleep(0.01)
         server_side.protocol.transport.pause_reading()
@@ -99,12 +97,7 @@ def test_writes_to_closing_transport(loop, caplog):
 
 def test_peer_that_never_reads_keeps_memory_bounded(loop):
     async def main():
-        class Stalled(Recorder):
-            def connection_made(self, transport):
-                super().connection_made(transport)
-                transport.pause_reading()
-
-        server_side = Captured(lambda: Stalled(loop))
+        server_side = Captured(lambda: NeverReads(loop))
 
         reader_writer = []
 
@@ -146,7 +139,6 @@ def test_fd_closed_inside_data_received(loop):
                 os.close(sock.fileno())
 
         server_side = Captured(lambda: Closer(loop))
-
         server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
         tr.write(b"first")
         await server_side.protocol.wait_data(5)
