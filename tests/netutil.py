@@ -23,6 +23,21 @@ def no_fd_leak():
     assert after <= before, f"{after - before} file descriptor(s) leaked"
 
 
+def run(loop, coro, timeout=10):
+    """Run coro to completion on loop; a test that would hang fails instead."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+class Echo(asyncio.Protocol):
+    """Writes back what it receives; at EOF the transport closes itself."""
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
 class Recorder(asyncio.Protocol):
     """Records every protocol callback in order; `lost` is a future that
     gets the exception (or None) given to connection_lost."""

@@ -1,6 +1,5 @@
 """call_soon: order, the one-iteration rule, arguments, contexts, bad input."""
 
-import asyncio
 import contextvars
 import gc
 import warnings

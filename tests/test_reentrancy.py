@@ -11,7 +11,6 @@ each test on both).
 import asyncio
 import collections.abc
 import gc
-import sys
 import weakref
 
 import pytest

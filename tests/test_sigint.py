@@ -12,7 +12,6 @@ timed: a loop that missed the signal would sleep forever, which the
 subprocess timeout turns into a failure.
 """
 
-import os
 import platform
 import re
 import signal

@@ -5,11 +5,7 @@ import socket
 
 import pytest
 
-from netutil import no_fd_leak  # noqa: F401
-
-
-def run(loop, coro, timeout=10):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+from netutil import no_fd_leak, run  # noqa: F401
 
 
 async def connected_pair(loop):

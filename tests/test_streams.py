@@ -8,11 +8,7 @@ import tempfile
 
 import pytest
 
-from netutil import no_fd_leak  # noqa: F401
-
-
-def run(loop, coro, timeout=10):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+from netutil import no_fd_leak, run  # noqa: F401
 
 
 async def echo_handler(reader, writer):

@@ -7,22 +7,7 @@ import sys
 
 import pytest
 
-from netutil import Captured, Errors, NeverReads, Recorder, no_fd_leak, tcp_pair  # noqa: F401
-
-
-def run(loop, coro, timeout=10):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-class Echo(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.transport.write(data)
-
-    def eof_received(self):
-        self.transport.close()
+from netutil import Captured, Echo, Errors, NeverReads, Recorder, no_fd_leak, run, tcp_pair  # noqa: F401
 
 
 def test_echo_and_callback_order(loop):

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from netutil import Recorder, no_fd_leak  # noqa: F401
+from netutil import Echo, Recorder, no_fd_leak  # noqa: F401
 
 ssl = pytest.importorskip("ssl")
 
@@ -33,14 +33,6 @@ def contexts(tmp_path_factory):
     server.load_cert_chain(cert, key)
     client = ssl.create_default_context(cafile=str(cert))
     return server, client
-
-
-class Echo(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.transport.write(data)
 
 
 def test_tls_protocol_echo(loop, contexts):

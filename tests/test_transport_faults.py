@@ -13,19 +13,7 @@ import textwrap
 
 import pytest
 
-from netutil import Captured, Errors, NeverReads, Recorder, no_fd_leak, tcp_pair  # noqa: F401
-
-
-def run(loop, coro, timeout=10):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-class Echo(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.transport.write(data)
+from netutil import Captured, Echo, Errors, NeverReads, Recorder, no_fd_leak, run, tcp_pair  # noqa: F401
 
 
 def reset(transport):

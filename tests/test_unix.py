@@ -8,19 +8,7 @@ import sys
 
 import pytest
 
-from netutil import Recorder, no_fd_leak  # noqa: F401
-
-
-def run(loop, coro, timeout=10):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-class Echo(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.transport.write(data)
+from netutil import Echo, Recorder, no_fd_leak, run  # noqa: F401
 
 
 def test_unix_echo(loop, tmp_path):

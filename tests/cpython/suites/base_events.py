@@ -21,7 +21,7 @@ import sys
 import fastloop
 
 from .. import runner
-from ..reasons import NEEDS_SSL, NEEDS_TCP, NEEDS_UDP, internals, needs, not_asyncio_future, stock_only
+from ..reasons import NEEDS_UDP, internals, not_asyncio_future, stock_only
 
 M = "test_base_events."
 B = M + "BaseEventLoopTests."
