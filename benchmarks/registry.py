@@ -36,13 +36,16 @@ class Benchmark:
     warmup_n: int     # size of the warm-up run that precedes it
     unit: str         # what one operation is, for the table and README
     targets: dict = field(default_factory=dict)  # {"asyncio": 3.0, "uvloop": 1.5}
+    # (name of a benchmark that measures the physical limit of the same work,
+    # wanted fraction of it), e.g. ("echo_c_epoll_1k", 0.9); see runner.py
+    limit: tuple = None
     doc: str = ""
 
 
 _BENCHMARKS: dict = {}
 
 
-def benchmark(*, group, n, warmup_n=None, unit="ops", targets=None):
+def benchmark(*, group, n, warmup_n=None, unit="ops", targets=None, limit=None):
     """Register the decorated function under its own name."""
 
     def register(func):
@@ -58,6 +61,7 @@ def benchmark(*, group, n, warmup_n=None, unit="ops", targets=None):
             warmup_n=warmup_n if warmup_n is not None else max(1, n // 10),
             unit=unit,
             targets=dict(targets or {}),
+            limit=limit,
             doc=doc,
         )
         return func

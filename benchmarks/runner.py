@@ -186,6 +186,32 @@ def _run_benchmark(bench, loops, args, cpu, progress):
     return runs, errors
 
 
+def _limit_lines(selected, all_rates):
+    """For benchmarks held against a physical limit (Benchmark.limit): each
+    loop's median as a fraction of the limit's median.  The limit benchmark
+    does not use the loop, so all its measurements, from every column, are
+    pooled into one median."""
+    lines, report = [], {}
+    for bench in selected:
+        if bench.limit is None:
+            continue
+        ref_name, want = bench.limit
+        pooled = [r for rates in all_rates.get(ref_name, {}).values() for r in rates]
+        if not pooled or not all_rates.get(bench.name):
+            continue
+        ref = statistics.median(pooled)
+        fractions = {name: statistics.median(rates) / ref
+                     for name, rates in all_rates[bench.name].items() if rates}
+        parts = [f"{name} {f:.2f}" for name, f in fractions.items()]
+        got = fractions.get(_SUBJECT)
+        verdict = "" if got is None else f"; target {_SUBJECT} >= {want:g}: {'met' if got >= want else 'MISSED'}"
+        lines.append(f"{bench.name} / {ref_name} (median of its {len(pooled)} measurements, "
+                     f"{_fmt_rate(ref)}): {', '.join(parts)}{verdict}")
+        report[bench.name] = {"limit": ref_name, "limit_median": ref, "fractions": fractions,
+                              "target": want}
+    return lines, report
+
+
 def _progress_printer():
     if not sys.stderr.isatty():
         return lambda text: None
@@ -239,6 +265,7 @@ def main(argv=None):
         "loops": info["loops"], "benchmarks": {},
     }
     failures, skips = [], []
+    all_rates = {}
     started = time.monotonic()
     for bench in selected:
         runs, errors = _run_benchmark(bench, loops, args, cpu, progress)
@@ -251,6 +278,7 @@ def main(argv=None):
         rates = {name: [r["ops_per_sec"] for r in rs] for name, rs in runs.items()
                  if name not in errors}
         table.row(bench, rates, ratios, errors)
+        all_rates[bench.name] = rates
         for name, err in errors.items():
             if err.startswith("skipped"):
                 skips.append(f"{bench.name} on {name}: {err[len('skipped: '):]}")
@@ -262,6 +290,11 @@ def main(argv=None):
             "errors": errors, "median_ops_per_sec": medians,
             "ratios": {f"{_SUBJECT}/{b}": v for b, v in ratios.items() if v is not None},
         }
+    limit_lines, report["limits"] = _limit_lines(selected, all_rates)
+    if limit_lines:
+        print()
+        for line in limit_lines:
+            print(line)
     print(f"\n{len(selected)} benchmarks in {time.monotonic() - started:.0f} s")
     for line in skips:
         print(f"skipped {line}")
