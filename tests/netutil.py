@@ -4,6 +4,7 @@ protocols that record what happens to them."""
 import asyncio
 import gc
 import os
+import socket
 
 import pytest
 
@@ -123,6 +124,24 @@ class Captured:
     def __call__(self):
         self.protocol = self.make()
         return self.protocol
+
+
+async def connected_pair(loop):
+    """Two connected non-blocking TCP sockets over loopback, made with the
+    loop's own sock_* calls: (client, accepted)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    client = socket.socket()
+    client.setblocking(False)
+    connect = loop.create_task(loop.sock_connect(client, listener.getsockname()))
+    server, addr = await loop.sock_accept(listener)
+    await connect
+    listener.close()
+    assert addr == client.getsockname()
+    assert server.gettimeout() == 0
+    return client, server
 
 
 async def tcp_pair(loop, server_proto_factory, client_proto_factory, **server_kw):

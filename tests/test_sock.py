@@ -5,23 +5,7 @@ import socket
 
 import pytest
 
-from netutil import no_fd_leak, run  # noqa: F401
-
-
-async def connected_pair(loop):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.setblocking(False)
-    client = socket.socket()
-    client.setblocking(False)
-    connect = loop.create_task(loop.sock_connect(client, listener.getsockname()))
-    server, addr = await loop.sock_accept(listener)
-    await connect
-    listener.close()
-    assert addr == client.getsockname()
-    assert server.gettimeout() == 0
-    return client, server
+from netutil import connected_pair, no_fd_leak, run  # noqa: F401
 
 
 def test_sock_recv_sendall_roundtrip(loop):

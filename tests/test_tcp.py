@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from netutil import Captured, Echo, Errors, NeverReads, Recorder, no_fd_leak, run, tcp_pair  # noqa: F401
+from netutil import Captured, Echo, Errors, NeverReads, Recorder, connected_pair, no_fd_leak, run, tcp_pair  # noqa: F401
 
 
 def test_echo_and_callback_order(loop):
@@ -684,15 +684,7 @@ def test_add_reader_on_a_transport_fd_is_refused(loop):
 
 def test_connect_accepted_socket(loop):
     async def main():
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        listener.setblocking(False)
-        client = socket.socket()
-        client.setblocking(False)
-        connect = loop.create_task(loop.sock_connect(client, listener.getsockname()))
-        conn, _ = await loop.sock_accept(listener)
-        await connect
+        client, conn = await connected_pair(loop)
         tr, pr = await loop.connect_accepted_socket(lambda: Recorder(loop), conn)
         await loop.sock_sendall(client, b"hello")
         await pr.wait_data(5)
@@ -701,7 +693,6 @@ def test_connect_accepted_socket(loop):
         tr.close()
         await pr.lost
         client.close()
-        listener.close()
 
     run(loop, main())
 

@@ -67,6 +67,26 @@ def subclass(cls, name=None, **attrs):
     return type(name, (cls,), attrs)
 
 
+def fastloop_tests(module, name, *mixins):
+    """A TestCase class, named `name` in the CPython module `module`, made of
+    that module's test mixins (the bodies its EPollEventLoopTests and the
+    like share) over test_utils.TestCase, with fastloop as the loop."""
+    import fastloop
+    from test.test_asyncio import utils as test_utils
+
+    def create_event_loop(self):
+        return fastloop.new_event_loop()
+
+    def setUp(self):
+        super(cls, self).setUp()
+        assert isinstance(self.loop, fastloop.Loop), self.loop
+
+    attrs = dict(__module__=module.__name__, __qualname__=name,
+                 create_event_loop=create_event_loop, setUp=setUp)
+    cls = type(name, (*mixins, test_utils.TestCase), attrs)
+    return cls
+
+
 @dataclasses.dataclass
 class Case:
     """One CPython test, or one entry that stands for a group of them (a

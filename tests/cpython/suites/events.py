@@ -4,7 +4,6 @@ CPython runs EventLoopTestsMixin (with SubprocessTestsMixin) once per stock
 selector; FastloopEventLoopTests runs the same tests on a fastloop loop.
 """
 
-import fastloop
 
 from .. import runner
 from ..reasons import (
@@ -116,27 +115,13 @@ class EventsSuite(runner.Suite):
     }
 
     def adapt(self, module):
-        from test.test_asyncio import utils as test_utils
-
         # Mirror EPollEventLoopTests: the Unix mixin (which attaches a child
         # watcher on 3.11-3.13) where the module has it.
         mixin = getattr(module, "UnixEventLoopTestsMixin", module.EventLoopTestsMixin)
 
-        class FastloopEventLoopTests(mixin, module.SubprocessTestsMixin, test_utils.TestCase):
-            def create_event_loop(self):
-                return fastloop.new_event_loop()
-
-            def setUp(self):
-                super().setUp()
-                assert isinstance(self.loop, fastloop.Loop), self.loop
-
-        FastloopEventLoopTests.__module__ = module.__name__
-        FastloopEventLoopTests.__qualname__ = "FastloopEventLoopTests"
-        classes = [FastloopEventLoopTests]
-        for name, cls in runner._testcase_classes(module):
-            if name not in self.not_adapted:
-                classes.append(runner.subclass(cls))
-        return classes
+        tests = runner.fastloop_tests(module, "FastloopEventLoopTests", mixin,
+                                      module.SubprocessTestsMixin)
+        return [tests] + super().adapt(module)
 
 
 SUITE = EventsSuite()

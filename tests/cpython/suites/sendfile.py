@@ -2,7 +2,6 @@
 over fastloop's sockets and transports: native os.sendfile for sockets,
 the read-and-write fallback for transports), run on a fastloop loop."""
 
-import fastloop
 
 from .. import runner
 from ..reasons import NEEDS_UDP
@@ -27,19 +26,8 @@ class SendfileSuite(runner.Suite):
     }
 
     def adapt(self, module):
-        from test.test_asyncio import utils as test_utils
-
-        class FastloopSendfileTests(module.SendfileTestsBase, test_utils.TestCase):
-            def create_event_loop(self):
-                return fastloop.new_event_loop()
-
-        FastloopSendfileTests.__module__ = module.__name__
-        FastloopSendfileTests.__qualname__ = "FastloopSendfileTests"
-        classes = [FastloopSendfileTests]
-        for name, cls in runner._testcase_classes(module):
-            if name not in self.not_adapted:
-                classes.append(runner.subclass(cls))
-        return classes
+        tests = runner.fastloop_tests(module, "FastloopSendfileTests", module.SendfileTestsBase)
+        return [tests] + super().adapt(module)
 
 
 SUITE = SendfileSuite()

@@ -5,7 +5,6 @@ CPython runs BaseSockTestsMixin once per stock selector loop;
 FastloopSockTests runs the same tests on fastloop.
 """
 
-import fastloop
 
 from .. import runner
 
@@ -25,19 +24,8 @@ class SockLowlevelSuite(runner.Suite):
     }
 
     def adapt(self, module):
-        from test.test_asyncio import utils as test_utils
-
-        class FastloopSockTests(module.BaseSockTestsMixin, test_utils.TestCase):
-            def create_event_loop(self):
-                return fastloop.new_event_loop()
-
-        FastloopSockTests.__module__ = module.__name__
-        FastloopSockTests.__qualname__ = "FastloopSockTests"
-        classes = [FastloopSockTests]
-        for name, cls in runner._testcase_classes(module):
-            if name not in self.not_adapted:
-                classes.append(runner.subclass(cls))
-        return classes
+        tests = runner.fastloop_tests(module, "FastloopSockTests", module.BaseSockTestsMixin)
+        return [tests] + super().adapt(module)
 
 
 SUITE = SockLowlevelSuite()
