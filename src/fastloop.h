@@ -79,8 +79,6 @@ typedef struct {
     PyObject *str_result;
     PyObject *str_throw;
     PyObject *str_is_running;
-    PyObject *str_future;
-    PyObject *str_task;
     PyObject *str_task_factory;     /* _task_factory */
     PyObject *str_create_task_by_factory;
     PyObject *kw_context;           /* ("context",) */
@@ -338,6 +336,29 @@ fl_future_ring(FutureObject *fut)
         return NULL;
     }
     return loop;
+}
+
+/* -1 with asyncio's RuntimeError if the future's __init__ never ran (or
+ * failed): tp_alloc'ed objects must not crash. */
+static inline int
+fl_future_ensure_alive(FutureObject *fut)
+{
+    if (fut->loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
+        return -1;
+    }
+    return 0;
+}
+
+/* The module state, without walking the type's MRO when the future is on a
+ * fastloop loop (the common case: every completion and await). */
+static inline fl_state *
+fl_future_state(FutureObject *fut)
+{
+    if (fut->ring) {
+        return ((LoopObject *)fut->loop)->state;
+    }
+    return fl_state_from_type(Py_TYPE(fut));
 }
 
 PyObject *fl_future_iter_new(fl_state *st, PyObject *fut);

@@ -184,8 +184,6 @@ fl_asyncio_init(fl_state *st)
     INTERN(str_result, "result");
     INTERN(str_throw, "throw");
     INTERN(str_is_running, "is_running");
-    INTERN(str_future, "future");
-    INTERN(str_task, "task");
     INTERN(str_task_factory, "_task_factory");
     INTERN(str_create_task_by_factory, "_create_task_by_factory");
     if ((a->kw_context = Py_BuildValue("(s)", "context")) == NULL) {
@@ -228,7 +226,7 @@ fl_asyncio_clear(fl_state *st)
     CLEAR(str_pending) CLEAR(str_cancelled) CLEAR(str_finished) CLEAR(str_call_soon)
     CLEAR(str_get_debug) CLEAR(str_get_loop) CLEAR(str_loop) CLEAR(str_cancel)
     CLEAR(str_add_done_callback) CLEAR(str_blocking) CLEAR(str_result) CLEAR(str_throw)
-    CLEAR(str_is_running) CLEAR(str_future) CLEAR(str_task) CLEAR(kw_context)
+    CLEAR(str_is_running) CLEAR(kw_context)
     CLEAR(str_task_factory) CLEAR(str_create_task_by_factory)
 #undef CLEAR
     Py_CLEAR(st->ring_loop_types);
@@ -308,19 +306,12 @@ fl_call_soon(fl_state *st, PyObject *loop, PyObject *fn, PyObject *arg, PyObject
     return 0;
 }
 
-static inline int
-ensure_alive(FutureObject *fut)
-{
-    if (fut->loop == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
-        return -1;
-    }
-    return 0;
-}
-
-/* Schedule one callback of a done future; consumes the references in cb. */
+/* Schedule one callback of a done future on loop (the future's, held by the
+ * caller; ring: its ready ring if callbacks may go straight there, else
+ * NULL); consumes the references in cb. */
 static int
-schedule_callback(fl_state *st, FutureObject *fut, fl_callback cb)
+schedule_callback(fl_state *st, FutureObject *fut, PyObject *loop, LoopObject *ring,
+                  fl_callback cb)
 {
     int status;
     if (cb.ctx == NULL) {
@@ -328,7 +319,6 @@ schedule_callback(fl_state *st, FutureObject *fut, fl_callback cb)
         Py_DECREF(cb.fn);
         return status;
     }
-    LoopObject *ring = fl_future_ring(fut);
     if (ring != NULL) {
         ready_entry e = {cb.fn, Py_NewRef((PyObject *)fut), cb.ctx, READY_CALLBACK};
         if (ready_push(&ring->ready, e) == 0) {
@@ -340,7 +330,7 @@ schedule_callback(fl_state *st, FutureObject *fut, fl_callback cb)
     }
     else {
         PyObject *ctx = fl_callback_context(st, cb.ctx);
-        status = ctx ? fl_call_soon(st, fut->loop, cb.fn, (PyObject *)fut, ctx) : -1;
+        status = ctx ? fl_call_soon(st, loop, cb.fn, (PyObject *)fut, ctx) : -1;
         Py_XDECREF(ctx);
     }
     Py_DECREF(cb.fn);
@@ -395,11 +385,15 @@ schedule_callbacks(FutureObject *fut)
     fut->cbs = NULL;
     fut->ncbs = fut->cbs_capacity = 0;
 
-    fl_state *st = fl_state_from_type(Py_TYPE(fut));
+    /* Every callback goes to the loop the future has now, even if one of
+     * them (a call_soon of a Loop subclass, say) re-initializes it. */
+    PyObject *loop = Py_NewRef(fut->loop);
+    LoopObject *ring = fl_future_ring(fut);
+    fl_state *st = fl_future_state(fut);
     int status = st == NULL ? -1 : 0;
     if (first.fn != NULL) {
         if (status == 0) {
-            status = schedule_callback(st, fut, first);
+            status = schedule_callback(st, fut, loop, ring, first);
         }
         else {
             Py_DECREF(first.fn);
@@ -409,7 +403,7 @@ schedule_callbacks(FutureObject *fut)
     for (uint32_t i = 0; i < n; i++) {
         /* After a failure the rest are dropped, as asyncio does. */
         if (status == 0) {
-            status = schedule_callback(st, fut, rest[i]);
+            status = schedule_callback(st, fut, loop, ring, rest[i]);
         }
         else {
             Py_DECREF(rest[i].fn);
@@ -417,6 +411,7 @@ schedule_callbacks(FutureObject *fut)
         }
     }
     PyMem_Free(rest);
+    Py_DECREF(loop);
     return status;
 }
 
@@ -463,7 +458,6 @@ fl_future_init(FutureObject *fut, PyObject *loop)
     fut->state = FUT_PENDING;
     fut->log_tb = 0;
     fut->blocking = 0;
-    fut->ring = 0;
 
     if (loop == NULL || loop == Py_None) {
         loop = PyObject_CallNoArgs(st->asyncio.get_event_loop);
@@ -534,7 +528,7 @@ invalid_state(FutureObject *fut, const char *message)
 int
 fl_future_set_result(FutureObject *fut, PyObject *result)
 {
-    if (ensure_alive(fut) < 0) {
+    if (fl_future_ensure_alive(fut) < 0) {
         return -1;
     }
     if (fut->state != FUT_PENDING) {
@@ -549,7 +543,7 @@ fl_future_set_result(FutureObject *fut, PyObject *result)
 int
 fl_future_set_exception(FutureObject *fut, PyObject *exc)
 {
-    if (ensure_alive(fut) < 0) {
+    if (fl_future_ensure_alive(fut) < 0) {
         return -1;
     }
     if (fut->state != FUT_PENDING) {
@@ -633,7 +627,7 @@ fl_future_make_cancelled_error(FutureObject *fut)
         fut->cancelled_exc = NULL;
         return exc;
     }
-    fl_state *st = fl_state_from_type(Py_TYPE(fut));
+    fl_state *st = fl_future_state(fut);
     if (st == NULL) {
         return NULL;
     }
@@ -897,7 +891,7 @@ Future_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
     static const char *const names[] = {"msg"};
     PyObject *msg;
     if (fl_parse_args("cancel", args, nargs, kwnames, names, 1, 1, 0, &msg) < 0
-            || ensure_alive(FUT(self)) < 0) {
+            || fl_future_ensure_alive(FUT(self)) < 0) {
         return NULL;
     }
     int r = fl_future_cancel(FUT(self), msg ? msg : Py_None);
@@ -924,7 +918,7 @@ Future_done(PyObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Future_get_loop(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    if (ensure_alive(FUT(self)) < 0) {
+    if (fl_future_ensure_alive(FUT(self)) < 0) {
         return NULL;
     }
     return Py_NewRef(FUT(self)->loop);
@@ -938,11 +932,11 @@ Future_add_done_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     PyObject *argv[2];
     FutureObject *fut = FUT(self);
     if (fl_parse_args("add_done_callback", args, nargs, kwnames, names, 2, 1, 1, argv) < 0
-            || ensure_alive(fut) < 0) {
+            || fl_future_ensure_alive(fut) < 0) {
         return NULL;
     }
     PyObject *fn = argv[0];
-    fl_state *st = fl_state_from_type(Py_TYPE(self));
+    fl_state *st = fl_future_state(fut);
     if (st == NULL) {
         return NULL;
     }
@@ -972,7 +966,9 @@ Future_add_done_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     int status;
     if (fut->state != FUT_PENDING) {
         fl_callback cb = {Py_NewRef(fn), ctx};
-        status = schedule_callback(st, fut, cb);
+        PyObject *loop = Py_NewRef(fut->loop);
+        status = schedule_callback(st, fut, loop, fl_future_ring(fut), cb);
+        Py_DECREF(loop);
     }
     else {
         status = fl_future_add_callback(fut, fn, ctx);
@@ -984,24 +980,21 @@ Future_add_done_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_RETURN_NONE;
 }
 
-/* remove_done_callback(fn): __eq__ may run arbitrary code, including code
- * that adds or removes callbacks of this future.  So the comparisons run on
- * a snapshot, and only then are the matching entries taken out of the
- * callbacks as they are at that point.  Callbacks added meanwhile stay. */
-static PyObject *
-Future_remove_done_callback(PyObject *self, PyObject *fn)
+/* The callbacks as they are now, each with a reference of its own (count in
+ * *n): what may run Python code (any allocation, through the garbage
+ * collector) works on this, never on fut->cbs, which such code may grow or
+ * free.  NULL with *n == 0 if there are none; NULL with an error set. */
+static fl_callback *
+snapshot_callbacks(FutureObject *fut, uint32_t *n)
 {
-    FutureObject *fut = FUT(self);
-    if (ensure_alive(fut) < 0) {
+    *n = (fut->cb0.fn ? 1 : 0) + fut->ncbs;
+    if (*n == 0) {
         return NULL;
     }
-    uint32_t n = (fut->cb0.fn ? 1 : 0) + fut->ncbs;
-    if (n == 0) {
-        return PyLong_FromLong(0);
-    }
-    fl_callback *snap = PyMem_Malloc(n * sizeof(fl_callback));
+    fl_callback *snap = PyMem_Malloc(*n * sizeof(fl_callback));
     if (snap == NULL) {
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        return NULL;
     }
     uint32_t k = 0;
     if (fut->cb0.fn) {
@@ -1010,9 +1003,38 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
     for (uint32_t i = 0; i < fut->ncbs; i++) {
         snap[k++] = fut->cbs[i];
     }
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < *n; k++) {
         Py_INCREF(snap[k].fn);
         Py_XINCREF(snap[k].ctx);
+    }
+    return snap;
+}
+
+static void
+release_snapshot(fl_callback *snap, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        Py_XDECREF(snap[k].fn);
+        Py_XDECREF(snap[k].ctx);
+    }
+    PyMem_Free(snap);
+}
+
+/* remove_done_callback(fn): __eq__ may run arbitrary code, including code
+ * that adds or removes callbacks of this future.  So the comparisons run on
+ * a snapshot, and only then are the matching entries taken out of the
+ * callbacks as they are at that point.  Callbacks added meanwhile stay. */
+static PyObject *
+Future_remove_done_callback(PyObject *self, PyObject *fn)
+{
+    FutureObject *fut = FUT(self);
+    if (fl_future_ensure_alive(fut) < 0) {
+        return NULL;
+    }
+    uint32_t n, k;
+    fl_callback *snap = snapshot_callbacks(fut, &n);
+    if (snap == NULL) {
+        return n == 0 ? PyLong_FromLong(0) : NULL;
     }
     /* snap[k].fn becomes NULL for callbacks that do not match. */
     Py_ssize_t matched = 0;
@@ -1074,11 +1096,7 @@ Future_remove_done_callback(PyObject *self, PyObject *fn)
     }
     /* Releasing the snapshot may run __del__ code: the future is in a
      * consistent state by now. */
-    for (k = 0; k < n; k++) {
-        Py_XDECREF(snap[k].fn);
-        Py_XDECREF(snap[k].ctx);
-    }
-    PyMem_Free(snap);
+    release_snapshot(snap, n);
     if (error) {
         return NULL;
     }
@@ -1095,10 +1113,10 @@ static PyObject *
 Future_await(PyObject *self)
 {
     FutureObject *fut = FUT(self);
-    if (ensure_alive(fut) < 0) {
+    if (fl_future_ensure_alive(fut) < 0) {
         return NULL;
     }
-    fl_state *st = fl_state_from_type(Py_TYPE(self));
+    fl_state *st = fl_future_state(fut);
     if (st == NULL) {
         return NULL;
     }
@@ -1174,7 +1192,7 @@ Future_get_blocking(PyObject *self, void *Py_UNUSED(closure))
 static int
 Future_set_blocking(PyObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    if (ensure_alive(FUT(self)) < 0) {
+    if (fl_future_ensure_alive(FUT(self)) < 0) {
         return -1;
     }
     int flag = fl_attribute_truth(value);
@@ -1208,23 +1226,23 @@ Future_set_log_traceback(PyObject *self, PyObject *value, void *Py_UNUSED(closur
 }
 
 static PyObject *
-callback_tuple(fl_state *st, fl_callback *cb)
+callback_tuple(fl_state *st, fl_callback cb)
 {
-    if (cb->ctx == NULL) {
-        PyObject *fn = PyCFunction_NewEx(&fl_task_wakeup_def, cb->fn, NULL);
+    if (cb.ctx == NULL) {
+        PyObject *fn = PyCFunction_NewEx(&fl_task_wakeup_def, cb.fn, NULL);
         if (fn == NULL) {
             return NULL;
         }
-        PyObject *ctx = ((TaskObject *)cb->fn)->context;
+        PyObject *ctx = ((TaskObject *)cb.fn)->context;
         PyObject *t = PyTuple_Pack(2, fn, ctx ? ctx : Py_None);
         Py_DECREF(fn);
         return t;
     }
-    PyObject *ctx = fl_callback_context(st, cb->ctx);
+    PyObject *ctx = fl_callback_context(st, cb.ctx);
     if (ctx == NULL) {
         return NULL;
     }
-    PyObject *t = PyTuple_Pack(2, cb->fn, ctx);
+    PyObject *t = PyTuple_Pack(2, cb.fn, ctx);
     Py_DECREF(ctx);
     return t;
 }
@@ -1233,37 +1251,27 @@ static PyObject *
 Future_get_callbacks(PyObject *self, void *Py_UNUSED(closure))
 {
     FutureObject *fut = FUT(self);
-    if (fut->cb0.fn == NULL && fut->ncbs == 0) {
-        Py_RETURN_NONE;
-    }
     fl_state *st = fl_state_from_type(Py_TYPE(self));
     if (st == NULL) {
         return NULL;
     }
-    PyObject *list = PyList_New(0);
-    if (list == NULL) {
-        return NULL;
+    /* Building the tuples allocates, which may collect garbage and run
+     * __del__ code that changes the callbacks: work on a snapshot. */
+    uint32_t n;
+    fl_callback *snap = snapshot_callbacks(fut, &n);
+    if (snap == NULL) {
+        return n == 0 ? Py_NewRef(Py_None) : NULL;
     }
-    /* Building the tuples calls no Python code, so the callbacks cannot
-     * change under the loop. */
-    if (fut->cb0.fn != NULL) {
-        PyObject *t = callback_tuple(st, &fut->cb0);
-        if (t == NULL || PyList_Append(list, t) < 0) {
-            Py_XDECREF(t);
-            Py_DECREF(list);
-            return NULL;
+    PyObject *list = PyList_New(n);
+    for (uint32_t k = 0; list != NULL && k < n; k++) {
+        PyObject *t = callback_tuple(st, snap[k]);
+        if (t == NULL) {
+            Py_CLEAR(list);
+            break;
         }
-        Py_DECREF(t);
+        PyList_SET_ITEM(list, k, t);
     }
-    for (uint32_t i = 0; i < fut->ncbs; i++) {
-        PyObject *t = callback_tuple(st, &fut->cbs[i]);
-        if (t == NULL || PyList_Append(list, t) < 0) {
-            Py_XDECREF(t);
-            Py_DECREF(list);
-            return NULL;
-        }
-        Py_DECREF(t);
-    }
+    release_snapshot(snap, n);
     return list;
 }
 

@@ -458,7 +458,7 @@ run_callback_entry(LoopObject *self, ready_entry *e)
     if (e->c == self->state->fresh_context) {
         /* The callback's context is made now (see fl_callback): swap it in
          * for the error report too. */
-        PyObject *ctx = PyContext_New();
+        PyObject *ctx = fl_callback_context(self->state, e->c);
         if (ctx == NULL) {
             return -1;
         }

@@ -210,17 +210,10 @@ fl_task_unlist_ring(LoopObject *loop)
 /* ---- scheduling -------------------------------------------------------- */
 
 static int
-not_initialized(void)
-{
-    PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
-    return -1;
-}
-
-static int
 call_step_soon(fl_state *st, TaskObject *task, PyObject *exc)
 {
-    if (task->fut.loop == NULL) {
-        return not_initialized();
+    if (fl_future_ensure_alive(&task->fut) < 0) {
+        return -1;
     }
     LoopObject *ring = fl_future_ring(&task->fut);
     if (ring != NULL) {
@@ -251,8 +244,8 @@ int
 fl_task_wakeup_soon(fl_state *st, PyObject *task_obj, PyObject *fut)
 {
     TaskObject *task = TASK(task_obj);
-    if (task->fut.loop == NULL) {
-        return not_initialized();
+    if (fl_future_ensure_alive(&task->fut) < 0) {
+        return -1;
     }
     LoopObject *ring = fl_future_ring(&task->fut);
     if (ring != NULL) {
@@ -591,10 +584,10 @@ step_body(fl_state *st, TaskObject *task, PyObject *exc)
 static int
 task_step(fl_state *st, TaskObject *task, PyObject *exc)
 {
-    PyObject *loop = task->fut.loop;
-    if (loop == NULL) {
-        return not_initialized();
+    if (fl_future_ensure_alive(&task->fut) < 0) {
+        return -1;
     }
+    PyObject *loop = task->fut.loop;
     /* The step may drop every other reference to the task and its loop. */
     Py_INCREF(task);
     Py_INCREF(loop);

@@ -464,3 +464,69 @@ def test_task_reinitialised_from_its_own_coroutine_does_not_crash():
         assert any(isinstance(e.get("exception"), asyncio.InvalidStateError) for e in errors)
     finally:
         lp.close()
+
+
+def test_reading_callbacks_while_garbage_collection_adds_callbacks(loop):
+    # Building the listing allocates, and any allocation may collect garbage
+    # whose __del__ adds callbacks to the same future (growing its storage).
+    fut = loop.create_future()
+    added = [0]
+
+    def noop(f):
+        pass
+
+    class AddsCallbacks:
+        def __init__(self):
+            self.cycle = self
+
+        def __del__(self):
+            added[0] += 1
+            if added[0] < 200:
+                for _ in range(64):
+                    fut.add_done_callback(noop)
+                AddsCallbacks()
+
+    for _ in range(3):
+        fut.add_done_callback(noop)
+    AddsCallbacks()
+    old = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        listings = [fut._callbacks for _ in range(5)]
+    finally:
+        gc.set_threshold(*old)
+    added[0] = 200  # the objects still to be collected add nothing more
+    gc.collect()
+    assert all(fn is noop for listing in listings for fn, _ in listing)
+    assert len(listings[0]) >= 3
+    fut.cancel()
+    run_once(loop)
+
+
+@pytest.mark.parametrize(
+    "future_type", [asyncio.futures._PyFuture, fastloop.Future], ids=["asyncio-python", "fastloop"]
+)
+def test_call_soon_that_reinitializes_the_future_being_completed(future_type):
+    # A loop whose call_soon runs the future's __init__ again, which fails
+    # (no current loop): the other callbacks of this completion still go to
+    # the loop it completed on, as with asyncio's Python Future.  (asyncio's
+    # C Future drops them: its __init__ empties the list being scheduled.)
+    scheduled = []
+
+    class Loop(asyncio.SelectorEventLoop):
+        def call_soon(self, callback, *args, context=None):
+            scheduled.append(callback)
+            with pytest.raises(RuntimeError):
+                fut.__init__()
+            return super().call_soon(callback, *args, context=context)
+
+    lp = Loop()
+    asyncio.set_event_loop(None)
+    try:
+        fut = future_type(loop=lp)
+        fut.add_done_callback(print)
+        fut.add_done_callback(repr)
+        fut.set_result(1)
+        assert scheduled == [print, repr]
+    finally:
+        lp.close()
