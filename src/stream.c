@@ -711,12 +711,6 @@ read_into_buffer(TransportObject *self)
         Py_DECREF(protocol);
         return protocol_failed(self, "Fatal error: protocol.get_buffer() call failed.");
     }
-    if (self->conn_lost) {
-        /* get_buffer() closed the transport */
-        Py_DECREF(buf);
-        Py_DECREF(protocol);
-        return 0;
-    }
     Py_buffer view;
     if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
         Py_DECREF(buf);
@@ -806,6 +800,23 @@ write_ready(TransportObject *self)
     return 0;
 }
 
+/* Run step in context ctx.  The step may replace the transport's contexts
+ * (resume_reading does): the one entered is held and exited. */
+static int
+run_in_context(TransportObject *self, PyObject *ctx, int (*step)(TransportObject *))
+{
+    ctx = Py_NewRef(ctx);
+    int status = PyContext_Enter(ctx);
+    if (status == 0) {
+        status = step(self);
+        if (PyContext_Exit(ctx) < 0) {
+            status = -1;
+        }
+    }
+    Py_DECREF(ctx);
+    return status;
+}
+
 int
 fl_transport_on_event(TransportObject *self, unsigned events)
 {
@@ -813,18 +824,13 @@ fl_transport_on_event(TransportObject *self, unsigned events)
         return 0;
     }
     int status = 0;
-    if (PyContext_Enter(self->context) < 0) {
-        return -1;
-    }
     if ((events & POLLER_READABLE) && self->reading && !self->conn_lost) {
-        status = self->buffered ? read_into_buffer(self) : read_data(self);
+        status = run_in_context(self, self->context, self->buffered ? read_into_buffer : read_data);
     }
     if (status == 0 && (events & POLLER_WRITABLE) && self->writing && !self->conn_lost
             && self->loop != NULL && self->chunk_count) {
-        status = write_ready(self);
-    }
-    if (PyContext_Exit(self->context) < 0) {
-        status = -1;
+        status = run_in_context(self, self->write_context ? self->write_context : self->context,
+                                write_ready);
     }
     return status;
 }
@@ -874,6 +880,13 @@ write_after_lost(TransportObject *self)
 static int
 start_writing(TransportObject *self)
 {
+    if (!self->writing) {
+        PyObject *ctx = PyContext_CopyCurrent();
+        if (ctx == NULL) {
+            return -1;
+        }
+        Py_XSETREF(self->write_context, ctx);
+    }
     return set_writing(self, 1);
 }
 
@@ -934,25 +947,44 @@ Transport_writelines(TransportObject *self, PyObject *list_of_data)
     if (check_writable(self, "writelines") < 0) {
         return NULL;
     }
-    PyObject *seq = PySequence_Fast(list_of_data, "writelines() argument must be iterable");
-    if (seq == NULL) {
+    /* Take the items one at a time, each buffer before the next item, as
+     * asyncio's list comprehension over the argument does: getting a buffer
+     * may run Python code (__buffer__) that changes a list passed in.  The
+     * items are kept in a list of our own. */
+    PyObject *it = PyObject_GetIter(list_of_data);
+    if (it == NULL) {
         return NULL;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    Py_buffer *views = PyMem_Calloc(count ? (size_t)count : 1, sizeof(Py_buffer));
-    if (views == NULL) {
-        Py_DECREF(seq);
-        return PyErr_NoMemory();
-    }
-    Py_ssize_t nviews = 0, total = 0;
+    PyObject *seq = PyList_New(0);
+    Py_buffer *views = NULL;
+    Py_ssize_t nviews = 0, capacity = 0, total = 0;
     PyObject *result = NULL;
-    for (; nviews < count; nviews++) {
-        if (PyObject_GetBuffer(items[nviews], &views[nviews], PyBUF_SIMPLE) < 0) {
-            goto done;
+    PyObject *item;
+    while (seq != NULL && (item = PyIter_Next(it)) != NULL) {
+        if (nviews == capacity) {
+            capacity = capacity ? 2 * capacity : 8;
+            Py_buffer *grown = PyMem_Realloc(views, (size_t)capacity * sizeof(Py_buffer));
+            if (grown == NULL) {
+                Py_DECREF(item);
+                PyErr_NoMemory();
+                break;
+            }
+            views = grown;
         }
-        total += views[nviews].len;
+        int failed = PyList_Append(seq, item) < 0
+                     || PyObject_GetBuffer(item, &views[nviews], PyBUF_SIMPLE) < 0;
+        Py_DECREF(item);
+        if (failed) {
+            break;
+        }
+        total += views[nviews++].len;
     }
+    Py_DECREF(it);
+    if (seq == NULL || PyErr_Occurred()) {
+        goto done;
+    }
+    Py_ssize_t count = nviews;
+    PyObject **items = PySequence_Fast_ITEMS(seq);
     if (total == 0) {
         result = Py_NewRef(Py_None);
         goto done;
@@ -1018,7 +1050,7 @@ done:
         PyBuffer_Release(&views[i]);
     }
     PyMem_Free(views);
-    Py_DECREF(seq);
+    Py_XDECREF(seq);
     return result;
 }
 
@@ -1321,6 +1353,7 @@ Transport_traverse(TransportObject *self, visitproc visit, void *arg)
     Py_VISIT(self->extra);
     Py_VISIT(self->server);
     Py_VISIT(self->context);
+    Py_VISIT(self->write_context);
     Py_VISIT(self->empty_waiter);
     return 0;
 }
@@ -1340,6 +1373,7 @@ Transport_clear(TransportObject *self)
     Py_CLEAR(self->extra);
     Py_CLEAR(self->server);
     Py_CLEAR(self->context);
+    Py_CLEAR(self->write_context);
     Py_CLEAR(self->empty_waiter);
     chunks_clear(self);
     return 0;

@@ -33,7 +33,11 @@ typedef struct {
     PyObject *protocol;
     PyObject *extra;        /* dict for get_extra_info() */
     PyObject *server;       /* asyncio Server or NULL */
-    PyObject *context;      /* protocol callbacks for fd events run in it */
+    PyObject *context;      /* read events' protocol callbacks run in it */
+    PyObject *write_context;/* write events' (resume_writing, the close after a
+                             * flush): a copy of the context of the write()
+                             * that started buffering, as asyncio's writer
+                             * Handle has; NULL until then */
     PyObject *empty_waiter; /* future of loop.sendfile(): set when the buffer empties */
     PyObject *weakreflist;
     int fd;

@@ -843,3 +843,130 @@ def test_write_inside_resume_writing(loop):
         await server.wait_closed()
 
     run(loop, main())
+
+
+def test_pause_and_resume_reading_inside_data_received(loop):
+    async def main():
+        errors = Errors(loop)
+
+        class PauseResume(Echo):
+            def data_received(self, data):
+                self.transport.pause_reading()
+                self.transport.resume_reading()
+                super().data_received(data)
+
+        server, tr, pr = await tcp_pair(loop, PauseResume, lambda: Recorder(loop))
+        for chunk in (b"one", b"two"):
+            tr.write(chunk)
+            await pr.wait_data(len(pr.data) + len(chunk))
+        assert pr.data == b"onetwo"
+        assert errors.contexts == []
+        tr.close()
+        await pr.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ (PEP 688) is 3.12+")
+def test_writelines_whose_buffer_export_changes_the_list(loop):
+    async def main():
+        class Changes:
+            def __init__(self, items):
+                self.items = items
+
+            def __buffer__(self, flags):
+                self.items[:] = [bytearray(b"Q" * 10) for _ in range(1000)]
+                return memoryview(b"evil")
+
+        server_side = Captured(lambda: Recorder(loop))
+        server, tr, pr = await tcp_pair(loop, server_side, lambda: Recorder(loop))
+        items = [b"a", None, b"b" * 100]
+        items[1] = Changes(items)
+        tr.writelines(items)
+        # As asyncio's list comprehension over the argument: each item's
+        # buffer is taken before the next item is read from the list.
+        expected = b"aevil" + b"Q" * 9980
+        await server_side.protocol.wait_data(len(expected))
+        assert server_side.protocol.data == expected
+        tr.close()
+        await pr.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_get_buffer_that_closes_the_transport_still_gets_the_data(loop):
+    async def main():
+        events = []
+
+        class ClosesInGetBuffer(asyncio.BufferedProtocol):
+            def connection_made(self, transport):
+                self.transport = transport
+                self.buf = bytearray(100)
+
+            def get_buffer(self, sizehint):
+                self.transport.close()
+                return self.buf
+
+            def buffer_updated(self, nbytes):
+                events.append(("updated", bytes(self.buf[:nbytes])))
+
+            def connection_lost(self, exc):
+                events.append(("lost", exc))
+                done.set_result(None)
+
+        done = loop.create_future()
+        server, tr, pr = await tcp_pair(loop, ClosesInGetBuffer, lambda: Recorder(loop))
+        tr.write(b"hello")
+        await done
+        assert events == [("updated", b"hello"), ("lost", None)]
+        tr.close()
+        await pr.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_write_events_run_in_the_context_of_the_write_that_started_buffering(loop):
+    import contextvars
+
+    var = contextvars.ContextVar("var", default="unset")
+    seen = []
+
+    class Watcher(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def pause_writing(self):
+            seen.append(("pause", var.get()))
+
+        def resume_writing(self):
+            seen.append(("resume", var.get()))
+
+    async def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.setblocking(False)
+        with b:
+            tr, pr = await loop.create_connection(Watcher, sock=a)
+
+            async def writer():
+                var.set("writer task")
+                tr.write(b"x" * (8 * 1024 * 1024))
+
+            await loop.create_task(writer())
+            while tr.get_write_buffer_size():
+                try:
+                    b.recv(1 << 20)
+                except BlockingIOError:
+                    pass
+                await asyncio.sleep(0)
+            tr.close()
+            await asyncio.sleep(0.01)
+
+    run(loop, main())
+    assert seen == [("pause", "writer task"), ("resume", "writer task")]
