@@ -68,9 +68,13 @@ set_listening(ListenerObject *self, int on)
     if (self->closed || self->listening == on) {
         return 0;
     }
-    self->listening = (char)on;
-    return fl_io_set_owner_events(self->loop, self->fd, (PyObject *)self,
-                                  on ? POLLER_READABLE : 0);
+    int status = fl_io_set_owner_events(self->loop, self->fd, (PyObject *)self,
+                                        on ? POLLER_READABLE : 0);
+    if (status == 0) {
+        /* Only once the poller agrees: a failed start may be retried. */
+        self->listening = (char)on;
+    }
+    return status;
 }
 
 static int
@@ -210,12 +214,6 @@ Listener_close(ListenerObject *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
-Listener_is_listening(ListenerObject *self, PyObject *Py_UNUSED(ignored))
-{
-    return PyBool_FromLong(self->listening && !self->closed);
-}
-
-static PyObject *
 Listener_repr(ListenerObject *self)
 {
     return PyUnicode_FromFormat("<fastloop Listener fd=%d%s>", self->fd,
@@ -262,7 +260,6 @@ static PyMethodDef Listener_methods[] = {
     {"pause", (PyCFunction)Listener_pause, METH_NOARGS, "Stop accepting for now."},
     {"close", (PyCFunction)Listener_close, METH_NOARGS,
      "Stop for good (the socket itself is the caller's to close)."},
-    {"is_listening", (PyCFunction)Listener_is_listening, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
