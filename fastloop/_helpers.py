@@ -88,3 +88,15 @@ def format_handle(handle):
 
 def warn_slow_callback(handle, duration):
     logger.warning("Executing %s took %.3f seconds", format_handle(handle), duration)
+
+
+def transport_debug(transport, what, exc):
+    """A stream transport's debug-mode log line (asyncio's wording)."""
+    if exc is None:
+        logger.debug("%r %s", transport, what)
+    else:
+        logger.debug("%r: %s", transport, what, exc_info=exc)
+
+
+def warn_send_after_lost():
+    logger.warning("socket.send() raised exception.")

@@ -42,20 +42,6 @@ _SocketTransport = _core.SocketTransport
 _RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
-# ---- called from C ----------------------------------------------------------
-
-
-def transport_debug(transport, what, exc):
-    if exc is None:
-        logger.debug("%r %s", transport, what)
-    else:
-        logger.debug("%r: %s", transport, what, exc_info=exc)
-
-
-def warn_send_after_lost():
-    logger.warning("socket.send() raised exception.")
-
-
 # ---- asyncio's own code, taken as is ----------------------------------------
 
 # Methods of asyncio's loops that only call other loop methods: they run

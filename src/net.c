@@ -3,24 +3,6 @@
  */
 #include "transport.h"
 
-PyObject *
-fl_net_call(fl_state *st, const char *name, PyObject *const *args, size_t nargs)
-{
-    if (st->net.helpers == NULL) {
-        st->net.helpers = PyImport_ImportModule("fastloop._network");
-        if (st->net.helpers == NULL) {
-            return NULL;
-        }
-    }
-    PyObject *fn = PyObject_GetAttrString(st->net.helpers, name);
-    if (fn == NULL) {
-        return NULL;
-    }
-    PyObject *r = PyObject_Vectorcall(fn, args, nargs, NULL);
-    Py_DECREF(fn);
-    return r;
-}
-
 int
 fl_net_sock_fd(fl_state *st, PyObject *sock)
 {
@@ -134,7 +116,6 @@ fl_net_init(PyObject *module, fl_state *st)
     fl_net_state *net = &st->net;
 #define INTERN(field, text) \
     if ((net->field = PyUnicode_InternFromString(text)) == NULL) return -1
-    INTERN(str_connection_made, "connection_made");
     INTERN(str_connection_lost, "connection_lost");
     INTERN(str_data_received, "data_received");
     INTERN(str_eof_received, "eof_received");
@@ -142,13 +123,11 @@ fl_net_init(PyObject *module, fl_state *st)
     INTERN(str_buffer_updated, "buffer_updated");
     INTERN(str_pause_writing, "pause_writing");
     INTERN(str_resume_writing, "resume_writing");
-    INTERN(str_call_soon, "call_soon");
     INTERN(str_close, "close");
     INTERN(str_attach, "_attach");
     INTERN(str_detach, "_detach");
     INTERN(str_transport, "transport");
     INTERN(str_protocol, "protocol");
-    INTERN(str_socket, "socket");
 #undef INTERN
     net->recv_buffer = PyMem_RawMalloc(FL_RECV_MAX);
     if (net->recv_buffer == NULL) {
@@ -186,7 +165,6 @@ fl_net_traverse(fl_state *st, visitproc visit, void *arg)
     Py_VISIT(st->net.SocketTransportType);
     Py_VISIT(st->net.ListenerType);
     Py_VISIT(st->net.WaiterType);
-    Py_VISIT(st->net.helpers);
     Py_VISIT(st->net.BufferedProtocol);
     return 0;
 }
@@ -198,9 +176,7 @@ fl_net_clear(fl_state *st)
     Py_CLEAR(net->SocketTransportType);
     Py_CLEAR(net->ListenerType);
     Py_CLEAR(net->WaiterType);
-    Py_CLEAR(net->helpers);
     Py_CLEAR(net->BufferedProtocol);
-    Py_CLEAR(net->str_connection_made);
     Py_CLEAR(net->str_connection_lost);
     Py_CLEAR(net->str_data_received);
     Py_CLEAR(net->str_eof_received);
@@ -208,13 +184,11 @@ fl_net_clear(fl_state *st)
     Py_CLEAR(net->str_buffer_updated);
     Py_CLEAR(net->str_pause_writing);
     Py_CLEAR(net->str_resume_writing);
-    Py_CLEAR(net->str_call_soon);
     Py_CLEAR(net->str_close);
     Py_CLEAR(net->str_attach);
     Py_CLEAR(net->str_detach);
     Py_CLEAR(net->str_transport);
     Py_CLEAR(net->str_protocol);
-    Py_CLEAR(net->str_socket);
     PyMem_RawFree(net->recv_buffer);
     net->recv_buffer = NULL;
 }

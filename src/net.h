@@ -16,7 +16,6 @@ typedef struct {
 
     /* fastloop._network, imported on first use: the Python side of the
      * rare paths (debug logging, reporting errors). */
-    PyObject *helpers;
     PyObject *BufferedProtocol;     /* asyncio.BufferedProtocol */
 
     /* asyncio's max_size: the most one recv() reads.  Every transport of
@@ -24,7 +23,6 @@ typedef struct {
      * so a read allocates a bytes object of the size that arrived. */
     char *recv_buffer;
 
-    PyObject *str_connection_made;
     PyObject *str_connection_lost;
     PyObject *str_data_received;
     PyObject *str_eof_received;
@@ -32,13 +30,11 @@ typedef struct {
     PyObject *str_buffer_updated;
     PyObject *str_pause_writing;
     PyObject *str_resume_writing;
-    PyObject *str_call_soon;
     PyObject *str_close;
     PyObject *str_attach;
     PyObject *str_detach;
     PyObject *str_transport;
     PyObject *str_protocol;
-    PyObject *str_socket;
 } fl_net_state;
 
 #endif

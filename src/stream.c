@@ -226,7 +226,7 @@ debug_log(TransportObject *self, const char *what, PyObject *extra_arg)
         return -1;
     }
     PyObject *args[3] = {(PyObject *)self, text, extra_arg ? extra_arg : Py_None};
-    PyObject *r = fl_net_call(st, "transport_debug", args, 3);
+    PyObject *r = fl_call_helper(st, "transport_debug", args, 3);
     Py_DECREF(text);
     if (r == NULL) {
         return -1;
@@ -239,20 +239,13 @@ debug_log(TransportObject *self, const char *what, PyObject *extra_arg)
 static int
 schedule_method(TransportObject *self, const char *method, PyObject *arg)
 {
-    LoopObject *loop = self->loop;
     PyObject *bound = PyObject_GetAttrString((PyObject *)self, method);
     if (bound == NULL) {
         return -1;
     }
-    PyObject *args[3] = {(PyObject *)loop, bound, arg};
-    PyObject *r = PyObject_VectorcallMethod(loop->state->net.str_call_soon, args,
-                                            3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    int status = fl_call_soon(self->loop->state, (PyObject *)self->loop, bound, arg, NULL);
     Py_DECREF(bound);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
+    return status;
 }
 
 /* ---- loop.sendfile()'s empty waiter ------------------------------------ */
@@ -543,7 +536,7 @@ Transport_call_connection_lost(TransportObject *self, PyObject *exc)
     Py_INCREF(self);
     PyObject *error = NULL;
     PyObject *protocol = Py_XNewRef(self->protocol);
-    if (self->protocol_connected && protocol != NULL) {
+    if (protocol != NULL) {
         PyObject *r = call_protocol(protocol, tstate(self)->net.str_connection_lost, exc);
         if (r == NULL) {
             error = fl_fetch_exception();
@@ -867,7 +860,7 @@ write_after_lost(TransportObject *self)
 {
     if (self->conn_lost >= FL_CONNLOST_WRITES_WARN) {
         fl_state *st = fl_state_from_type(Py_TYPE(self));
-        PyObject *r = fl_net_call(st, "warn_send_after_lost", NULL, 0);
+        PyObject *r = fl_call_helper(st, "warn_send_after_lost", NULL, 0);
         if (r == NULL) {
             return -1;
         }
@@ -1151,7 +1144,6 @@ set_protocol(TransportObject *self, PyObject *protocol)
     }
     self->buffered = (char)buffered;
     Py_XSETREF(self->protocol, Py_NewRef(protocol));
-    self->protocol_connected = 1;
     return 0;
 }
 

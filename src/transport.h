@@ -54,7 +54,6 @@ typedef struct {
     char eof;               /* write_eof() was called */
     char protocol_paused;   /* pause_writing() was called */
     char buffered;          /* the protocol is a BufferedProtocol */
-    char protocol_connected;
     char reading;           /* read interest wanted (asyncio: reader registered) */
     char writing;           /* write interest wanted (asyncio: writer registered) */
     char lost_called;       /* _call_connection_lost ran */
@@ -69,7 +68,6 @@ typedef struct {
     PyObject *on_error;     /* called with the OSError of a failed accept */
     PyObject *weakreflist;
     int fd;
-    int family;
     int backlog;            /* accept() at most this many per event */
     char listening;         /* read interest wanted */
     char closed;
@@ -87,12 +85,12 @@ PyObject *fl_transport_get_extra_info(TransportObject *self, PyObject *const *ar
                                       Py_ssize_t nargs, PyObject *kwnames);
 PyObject *fl_transport_repr(TransportObject *self);
 extern PyGetSetDef fl_transport_getset[];
+
+/* server.c, sockops.c */
 int fl_listener_on_event(ListenerObject *self, unsigned events);
 int fl_waiter_on_event(PyObject *self, unsigned events);
 
-/* fastloop._network.<name>(*args); a new reference or NULL. */
-PyObject *fl_net_call(fl_state *st, const char *name, PyObject *const *args, size_t nargs);
-
+/* net.c */
 /* sock.fileno() as selectors checks it: ValueError for what is not a
  * valid file object or descriptor.  The fd, or -1 with an exception. */
 int fl_net_sock_fd(fl_state *st, PyObject *sock);
