@@ -359,10 +359,10 @@ _sock_recv_into = _core.sock_recv_into
 _sock_sendall = _core.sock_sendall
 
 
-def _forget(loop, sock, fut):
-    # The wait was given up (cancelled): stop watching the fd at once.
-    fd = sock.fileno()
-    if fd >= 0 and not loop.is_closed():
+def _forget(loop, fd, fut):
+    # The wait was given up (cancelled): stop watching the fd at once.  fd
+    # is the one the wait started on: the socket may be closed by now.
+    if not loop.is_closed():
         _core.sock_forget(loop, fd, fut)
 
 
@@ -400,10 +400,11 @@ class SockMixin:
         result = _sock_recv(self, sock, n)
         if result.__class__ is bytes:
             return result
+        fd = sock.fileno()
         try:
             return await result
         except BaseException:
-            _forget(self, sock, result)
+            _forget(self, fd, result)
             raise
 
     async def sock_recv_into(self, sock, buf):
@@ -411,10 +412,11 @@ class SockMixin:
         result = _sock_recv_into(self, sock, buf)
         if result.__class__ is int:
             return result
+        fd = sock.fileno()
         try:
             return await result
         except BaseException:
-            _forget(self, sock, result)
+            _forget(self, fd, result)
             raise
 
     async def sock_recvfrom(self, sock, bufsize):
@@ -444,10 +446,11 @@ class SockMixin:
         result = _sock_sendall(self, sock, data)
         if result is None:
             return
+        fd = sock.fileno()
         try:
             return await result
         except BaseException:
-            _forget(self, sock, result)
+            _forget(self, fd, result)
             raise
 
     async def sock_sendto(self, sock, data, address):

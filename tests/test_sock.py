@@ -1,7 +1,9 @@
 """The loop's sock_* coroutines and name resolution, on both loops."""
 
 import asyncio
+import gc
 import socket
+import weakref
 
 import pytest
 
@@ -293,3 +295,28 @@ def test_cancelled_sock_recv_then_transport(loop):
             await asyncio.sleep(0)
 
     run(loop, main())
+
+
+def test_cancelled_recv_into_on_a_closed_socket_lets_go_of_the_buffer(loop):
+    class Buffer(bytearray):
+        pass
+
+    async def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        with b:
+            buf = Buffer(100)
+            ref = weakref.ref(buf)
+            task = loop.create_task(loop.sock_recv_into(a, buf))
+            await asyncio.sleep(0)
+            a.close()  # closed while the wait is pending, then given up
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            del buf, task
+            gc.collect()
+            await asyncio.sleep(0)
+            gc.collect()
+            return ref() is None
+
+    assert run(loop, main())
