@@ -26,6 +26,12 @@ fl_transport_get_extra_info(TransportObject *self, PyObject *const *args, Py_ssi
         int found = 0;
         for (int j = 0; j < 2; j++) {
             if (PyUnicode_CompareWithASCIIString(key, names[j]) == 0) {
+                if (j < nargs) {
+                    PyErr_Format(PyExc_TypeError,
+                                 "get_extra_info() got multiple values for argument '%s'",
+                                 names[j]);
+                    return NULL;
+                }
                 values[j] = args[nargs + i];
                 found = 1;
             }
@@ -41,12 +47,7 @@ fl_transport_get_extra_info(TransportObject *self, PyObject *const *args, Py_ssi
                         "get_extra_info() missing 1 required positional argument: 'name'");
         return NULL;
     }
-    PyObject *value;
-    if (PyDict_CheckExact(values[0]) || PyList_Check(values[0])) {
-        /* unhashable: dict.get() raises the TypeError */
-        return PyObject_CallMethod(self->extra, "get", "OO", values[0], values[1]);
-    }
-    value = PyDict_GetItemWithError(self->extra, values[0]);
+    PyObject *value = PyDict_GetItemWithError(self->extra, values[0]);
     if (value == NULL) {
         if (PyErr_Occurred()) {
             return NULL;

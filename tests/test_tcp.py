@@ -970,3 +970,19 @@ def test_write_events_run_in_the_context_of_the_write_that_started_buffering(loo
 
     run(loop, main())
     assert seen == [("pause", "writer task"), ("resume", "writer task")]
+
+
+def test_get_extra_info_argument_errors(loop):
+    async def main():
+        server, tr, pr = await tcp_pair(loop, Echo, lambda: Recorder(loop))
+        with pytest.raises(TypeError, match="multiple values for argument 'name'"):
+            tr.get_extra_info("peername", name="sockname")
+        with pytest.raises(TypeError, match="unhashable"):
+            tr.get_extra_info({})
+        assert tr.get_extra_info(name="nothing", default=5) == 5
+        tr.close()
+        await pr.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
