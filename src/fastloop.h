@@ -301,12 +301,11 @@ PyObject *fl_loop_remove_writer(LoopObject *self, PyObject *fileobj);
 int fl_io_attach(LoopObject *loop, int fd, PyObject *owner);
 int fl_io_set_owner_events(LoopObject *loop, int fd, PyObject *owner, unsigned events);
 void fl_io_detach(LoopObject *loop, int fd, PyObject *owner);
-/* asyncio's _ensure_fd_no_transport: RuntimeError naming fileobj. */
+/* asyncio's _ensure_fd_no_transport: RuntimeError naming fileobj (or the
+ * fd number if fileobj is NULL). */
 int fl_io_check_no_transport(LoopObject *loop, int fd, PyObject *fileobj);
 /* The owner of fd, borrowed; or NULL. */
 PyObject *fl_io_owner(LoopObject *loop, int fd);
-/* The owner of fd, still claiming it, borrowed; or NULL. */
-PyObject *fl_io_claiming_owner(LoopObject *loop, int fd);
 
 /* ---- net (stream.c, server.c) ------------------------------------------ */
 

@@ -385,8 +385,8 @@ fl_io_owner(LoopObject *loop, int fd)
     return w == NULL ? NULL : w->owner;
 }
 
-PyObject *
-fl_io_claiming_owner(LoopObject *loop, int fd)
+static PyObject *
+claiming_owner(LoopObject *loop, int fd)
 {
     fd_watch *w = fd < 0 ? NULL : watch_for(loop, fd, 0);
     if (w == NULL || w->owner == NULL || !fl_net_owner_claims(loop->state, w->owner)) {
@@ -398,13 +398,19 @@ fl_io_claiming_owner(LoopObject *loop, int fd)
 int
 fl_io_check_no_transport(LoopObject *loop, int fd, PyObject *fileobj)
 {
-    PyObject *owner = fl_io_claiming_owner(loop, fd);
-    if (owner != NULL) {
+    PyObject *owner = claiming_owner(loop, fd);
+    if (owner == NULL) {
+        return 0;
+    }
+    if (fileobj != NULL) {
         PyErr_Format(PyExc_RuntimeError, "File descriptor %R is used by transport %R",
                      fileobj, owner);
-        return -1;
     }
-    return 0;
+    else {
+        PyErr_Format(PyExc_RuntimeError, "File descriptor %d is used by transport %R",
+                     fd, owner);
+    }
+    return -1;
 }
 
 int
@@ -413,13 +419,7 @@ fl_io_attach(LoopObject *loop, int fd, PyObject *owner)
     if (loop->closed) {
         return 0;
     }
-    PyObject *fd_obj = PyLong_FromLong(fd);
-    if (fd_obj == NULL) {
-        return -1;
-    }
-    int status = fl_io_check_no_transport(loop, fd, fd_obj);
-    Py_DECREF(fd_obj);
-    if (status < 0) {
+    if (fl_io_check_no_transport(loop, fd, NULL) < 0) {
         return -1;
     }
     fd_watch *w = watch_for(loop, fd, 1);

@@ -124,6 +124,7 @@ fl_net_init(PyObject *module, fl_state *st)
     INTERN(str_pause_writing, "pause_writing");
     INTERN(str_resume_writing, "resume_writing");
     INTERN(str_close, "close");
+    INTERN(str_create_future, "create_future");
     INTERN(str_attach, "_attach");
     INTERN(str_detach, "_detach");
     INTERN(str_transport, "transport");
@@ -185,6 +186,7 @@ fl_net_clear(fl_state *st)
     Py_CLEAR(net->str_pause_writing);
     Py_CLEAR(net->str_resume_writing);
     Py_CLEAR(net->str_close);
+    Py_CLEAR(net->str_create_future);
     Py_CLEAR(net->str_attach);
     Py_CLEAR(net->str_detach);
     Py_CLEAR(net->str_transport);

@@ -31,6 +31,7 @@ typedef struct {
     PyObject *str_pause_writing;
     PyObject *str_resume_writing;
     PyObject *str_close;
+    PyObject *str_create_future;
     PyObject *str_attach;
     PyObject *str_detach;
     PyObject *str_transport;

@@ -164,8 +164,11 @@ run_op(WaiterObject *self, sock_op *op, int *err)
 }
 
 static int
-future_done(PyObject *fut)
+future_done(fl_state *st, PyObject *fut)
 {
+    if (Py_IS_TYPE(fut, st->FutureType)) {
+        return ((FutureObject *)fut)->state != FUT_PENDING;
+    }
     PyObject *r = PyObject_CallMethod(fut, "done", NULL);
     if (r == NULL) {
         return -1;
@@ -182,7 +185,8 @@ progress(WaiterObject *self, sock_op *op)
 {
     PyObject *fut = Py_NewRef(op->fut);
     int status = 0;
-    int done = future_done(fut);
+    fl_state *st = self->loop->state;
+    int done = future_done(st, fut);
     if (done != 0) {
         /* cancelled meanwhile (or done() itself failed): drop it */
         if (op->fut == fut) {
@@ -200,9 +204,16 @@ progress(WaiterObject *self, sock_op *op)
     if (op->fut == fut) {
         op_clear(op);
     }
+    int exact = Py_IS_TYPE(fut, st->FutureType);
     PyObject *r;
     if (result != NULL) {
-        r = PyObject_CallMethod(fut, "set_result", "O", result);
+        if (exact) {
+            /* Pending, checked above, and nothing ran since. */
+            r = fl_future_set_result((FutureObject *)fut, result) < 0 ? NULL : Py_NewRef(Py_None);
+        }
+        else {
+            r = PyObject_CallMethod(fut, "set_result", "O", result);
+        }
         Py_DECREF(result);
     }
     else {
@@ -212,7 +223,12 @@ progress(WaiterObject *self, sock_op *op)
             return -1;
         }
         PyObject *exc = fl_fetch_exception();
-        r = PyObject_CallMethod(fut, "set_exception", "O", exc);
+        if (exact) {
+            r = fl_future_set_exception((FutureObject *)fut, exc) < 0 ? NULL : Py_NewRef(Py_None);
+        }
+        else {
+            r = PyObject_CallMethod(fut, "set_exception", "O", exc);
+        }
         Py_DECREF(exc);
     }
     if (r == NULL) {
@@ -261,19 +277,12 @@ sock_fd(fl_state *st, PyObject *sock)
 
 /* Wait for the fd to become ready for op; the future to await, or NULL. */
 static PyObject *
-wait_for(LoopObject *loop, int fd, int writing, int kind, PyObject *obj, Py_ssize_t size)
+wait_for(LoopObject *loop, int fd, int kind, PyObject *obj, Py_ssize_t size)
 {
     fl_state *st = loop->state;
-    PyObject *fd_obj = PyLong_FromLong(fd);
-    if (fd_obj == NULL) {
-        return NULL;
-    }
-    int status = fl_io_check_no_transport(loop, fd, fd_obj);
-    Py_DECREF(fd_obj);
-    if (status < 0) {
-        return NULL;
-    }
-    PyObject *fut = PyObject_CallMethod((PyObject *)loop, "create_future", NULL);
+    /* As asyncio: the future first, then the check that no transport owns
+     * the fd (fl_io_attach makes it when a waiter takes the fd over). */
+    PyObject *fut = PyObject_CallMethodNoArgs((PyObject *)loop, st->net.str_create_future);
     if (fut == NULL) {
         return NULL;
     }
@@ -300,7 +309,7 @@ wait_for(LoopObject *loop, int fd, int writing, int kind, PyObject *obj, Py_ssiz
             return NULL;
         }
     }
-    sock_op *op = writing ? &w->write : &w->read;
+    sock_op *op = kind == OP_SENDALL ? &w->write : &w->read;
     /* A second operation of the same kind on the fd replaces the first,
      * whose future then never completes: asyncio's behaviour too. */
     op_clear(op);
@@ -363,7 +372,7 @@ sockops_recv(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (data != NULL || err != EAGAIN) {
         return data;
     }
-    return wait_for(loop, fd, 0, OP_RECV, NULL, n);
+    return wait_for(loop, fd, OP_RECV, NULL, n);
 }
 
 /* sock_recv_into(loop, sock, buf): an int, or a future of one. */
@@ -380,7 +389,7 @@ sockops_recv_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (n != NULL || err != EAGAIN) {
         return n;
     }
-    return wait_for(loop, fd, 0, OP_RECV_INTO, args[2], 0);
+    return wait_for(loop, fd, OP_RECV_INTO, args[2], 0);
 }
 
 /* sock_sendall(loop, sock, data): None once all is sent, or a future. */
@@ -415,7 +424,7 @@ sockops_sendall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
     }
-    PyObject *fut = wait_for(loop, fd, 1, OP_SENDALL, rest, pos);
+    PyObject *fut = wait_for(loop, fd, OP_SENDALL, rest, pos);
     Py_DECREF(rest);
     return fut;
 }
