@@ -14,7 +14,6 @@ and _core.Listener.  This module holds the rare paths:
 """
 
 import errno
-import functools
 import os
 import socket
 import sys
@@ -63,7 +62,24 @@ _BORROWED_FROM_BASE = (
     "_check_sendfile_params",
     "start_tls",
 )
-_BORROWED_FROM_SELECTOR = ("_accept_connection2",)
+_BORROWED_FROM_SELECTOR = (
+    "_accept_connection2",
+    # the sock_* calls fastloop leaves to asyncio (sock_recv, sock_recv_into
+    # and sock_sendall are C: see SockMixin)
+    "sock_recvfrom",
+    "_sock_recvfrom",
+    "sock_recvfrom_into",
+    "_sock_recvfrom_into",
+    "sock_sendto",
+    "_sock_sendto",
+    "sock_connect",
+    "_sock_connect",
+    "_sock_connect_cb",
+    "sock_accept",
+    "_sock_accept",
+    "_sock_read_done",
+    "_sock_write_done",
+)
 _BORROWED_FROM_UNIX = (
     "create_unix_connection",
     "create_unix_server",
@@ -375,26 +391,6 @@ def _check_sock(loop, sock):
 class SockMixin:
     """The sock_* coroutines of fastloop.Loop."""
 
-    # The done-callbacks leave the fd alone if another operation has since
-    # replaced this one's handle (asyncio's rule).
-    def _sock_read_done(self, fd, handle, fut):
-        if not handle.cancelled():
-            self.remove_reader(fd)
-
-    def _sock_write_done(self, fd, handle, fut):
-        if not handle.cancelled():
-            self.remove_writer(fd)
-
-    def _wait_reader(self, fut, sock, callback, *args):
-        fd = sock.fileno()
-        handle = self._add_reader(fd, callback, fut, sock, *args)
-        fut.add_done_callback(functools.partial(self._sock_read_done, fd, handle))
-
-    def _wait_writer(self, fut, sock, callback, *args):
-        fd = sock.fileno()
-        handle = self._add_writer(fd, callback, fut, sock, *args)
-        fut.add_done_callback(functools.partial(self._sock_write_done, fd, handle))
-
     async def sock_recv(self, sock, n):
         _check_sock(self, sock)
         result = _sock_recv(self, sock, n)
@@ -419,28 +415,6 @@ class SockMixin:
             _forget(self, fd, result)
             raise
 
-    async def sock_recvfrom(self, sock, bufsize):
-        _check_sock(self, sock)
-        try:
-            return sock.recvfrom(bufsize)
-        except (BlockingIOError, InterruptedError):
-            pass
-        fut = self.create_future()
-        self._wait_reader(fut, sock, _retry_call, "recvfrom", bufsize)
-        return await fut
-
-    async def sock_recvfrom_into(self, sock, buf, nbytes=0):
-        _check_sock(self, sock)
-        if not nbytes:
-            nbytes = len(buf)
-        try:
-            return sock.recvfrom_into(buf, nbytes)
-        except (BlockingIOError, InterruptedError):
-            pass
-        fut = self.create_future()
-        self._wait_reader(fut, sock, _retry_call, "recvfrom_into", buf, nbytes)
-        return await fut
-
     async def sock_sendall(self, sock, data):
         _check_sock(self, sock)
         result = _sock_sendall(self, sock, data)
@@ -452,108 +426,3 @@ class SockMixin:
         except BaseException:
             _forget(self, fd, result)
             raise
-
-    async def sock_sendto(self, sock, data, address):
-        _check_sock(self, sock)
-        try:
-            return sock.sendto(data, address)
-        except (BlockingIOError, InterruptedError):
-            pass
-        fut = self.create_future()
-        self._wait_writer(fut, sock, _retry_call, "sendto", data, 0, address)
-        return await fut
-
-    async def sock_connect(self, sock, address):
-        _check_sock(self, sock)
-        if sock.family == socket.AF_INET or (
-            base_events._HAS_IPv6 and sock.family == socket.AF_INET6
-        ):
-            resolved = await self._ensure_resolved(
-                address, family=sock.family, type=sock.type, proto=sock.proto, loop=self
-            )
-            _, _, _, _, address = resolved[0]
-        fut = self.create_future()
-        try:
-            sock.connect(address)
-        except (BlockingIOError, InterruptedError):
-            # the connection goes on in the background; the socket becomes
-            # writable when it is made or has failed
-            self._wait_writer(fut, sock, _connect_done, address)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(None)
-        try:
-            return await fut
-        finally:
-            # break the cycle through the exception's traceback
-            fut = None
-
-    async def sock_accept(self, sock):
-        _check_sock(self, sock)
-        fut = self.create_future()
-        try:
-            conn, address = sock.accept()
-            conn.setblocking(False)
-        except (BlockingIOError, InterruptedError):
-            self._wait_reader(fut, sock, _accept_more)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            fut.set_exception(exc)
-        else:
-            fut.set_result((conn, address))
-        return await fut
-
-
-def _retry_call(fut, sock, method, *args):
-    # The method is looked up each time, as asyncio does (tests patch it).
-    if fut.done():
-        return
-    try:
-        result = getattr(sock, method)(*args)
-    except (BlockingIOError, InterruptedError):
-        return
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        fut.set_exception(exc)
-    else:
-        fut.set_result(result)
-
-
-def _connect_done(fut, sock, address):
-    if fut.done():
-        return
-    try:
-        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err != 0:
-            raise OSError(err, f"Connect call failed {address}")
-    except (BlockingIOError, InterruptedError):
-        pass
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        fut.set_exception(exc)
-    else:
-        fut.set_result(None)
-    finally:
-        fut = None
-
-
-def _accept_more(fut, sock):
-    if fut.done():
-        return
-    try:
-        conn, address = sock.accept()
-        conn.setblocking(False)
-    except (BlockingIOError, InterruptedError):
-        return
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        fut.set_exception(exc)
-    else:
-        fut.set_result((conn, address))

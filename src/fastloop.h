@@ -290,6 +290,7 @@ int fl_io_traverse(LoopObject *loop, visitproc visit, void *arg);
 PyObject *fl_loop_add_reader(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *fl_loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *fl_loop_add_reader_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *fl_loop_ensure_fd_no_transport(LoopObject *self, PyObject *fileobj);
 PyObject *fl_loop_add_writer_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *fl_loop_remove_reader(LoopObject *self, PyObject *fileobj);
 PyObject *fl_loop_remove_writer(LoopObject *self, PyObject *fileobj);

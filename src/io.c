@@ -249,6 +249,27 @@ fl_loop_add_reader(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
     return add_watch(self, args, nargs, 0, "add_reader", 0);
 }
 
+/* loop._ensure_fd_no_transport(fd), which asyncio's own sock_* methods
+ * (run on fastloop unchanged) call before watching a socket. */
+PyObject *
+fl_loop_ensure_fd_no_transport(LoopObject *self, PyObject *fileobj)
+{
+    long fd;
+    if (PyLong_Check(fileobj)) {
+        fd = PyLong_AsLong(fileobj);
+        if (fd == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    else if (fl_call_fileno(self->state, fileobj, &fd) < 0) {
+        return NULL;
+    }
+    if (fd >= 0 && fd <= INT32_MAX && fl_io_check_no_transport(self, (int)fd, fileobj) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 PyObject *
 fl_loop_add_reader_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
 {

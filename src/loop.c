@@ -824,6 +824,8 @@ static PyMethodDef Loop_methods[] = {
      "add_reader() that returns the Handle."},
     {"_add_writer", (PyCFunction)(void (*)(void))fl_loop_add_writer_handle, METH_FASTCALL,
      "add_writer() that returns the Handle."},
+    {"_ensure_fd_no_transport", (PyCFunction)fl_loop_ensure_fd_no_transport, METH_O,
+     "RuntimeError if a transport of this loop uses the fd."},
     {"remove_reader", (PyCFunction)fl_loop_remove_reader, METH_O,
      "Stop watching fd for reading; return True if it was watched."},
     {"remove_writer", (PyCFunction)fl_loop_remove_writer, METH_O,
