@@ -79,7 +79,6 @@ typedef struct {
     PyObject *str_result;
     PyObject *str_throw;
     PyObject *str_is_running;
-    PyObject *str_task_factory;     /* _task_factory */
     PyObject *str_create_task_by_factory;
     PyObject *kw_context;           /* ("context",) */
 } fl_asyncio;
@@ -163,6 +162,7 @@ typedef struct LoopObject {
     uint64_t timer_sequence;
     double slow_callback_duration;
     PyObject *current_handle;   /* debug mode only, else NULL */
+    PyObject *task_factory;     /* _task_factory: set_task_factory()'s; NULL for None */
     PyObject *weakreflist;
 
     unsigned long thread_id;    /* valid while running */

@@ -184,7 +184,6 @@ fl_asyncio_init(fl_state *st)
     INTERN(str_result, "result");
     INTERN(str_throw, "throw");
     INTERN(str_is_running, "is_running");
-    INTERN(str_task_factory, "_task_factory");
     INTERN(str_create_task_by_factory, "_create_task_by_factory");
     if ((a->kw_context = Py_BuildValue("(s)", "context")) == NULL) {
         return -1;
@@ -227,7 +226,7 @@ fl_asyncio_clear(fl_state *st)
     CLEAR(str_get_debug) CLEAR(str_get_loop) CLEAR(str_loop) CLEAR(str_cancel)
     CLEAR(str_add_done_callback) CLEAR(str_blocking) CLEAR(str_result) CLEAR(str_throw)
     CLEAR(str_is_running) CLEAR(kw_context)
-    CLEAR(str_task_factory) CLEAR(str_create_task_by_factory)
+    CLEAR(str_create_task_by_factory)
 #undef CLEAR
     Py_CLEAR(st->ring_loop_types);
     Py_CLEAR(st->other_loop_types);

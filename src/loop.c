@@ -706,6 +706,21 @@ Loop_get_current_handle(LoopObject *self, void *Py_UNUSED(closure))
     return Py_NewRef(self->current_handle ? self->current_handle : Py_None);
 }
 
+/* _task_factory is a slot, not an instance attribute: create_task() reads
+ * it on every call. */
+static PyObject *
+Loop_get_task_factory(LoopObject *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->task_factory ? self->task_factory : Py_None);
+}
+
+static int
+Loop_set_task_factory(LoopObject *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    Py_XSETREF(self->task_factory, value == Py_None ? NULL : Py_XNewRef(value));
+    return 0;
+}
+
 static PyObject *
 Loop_get_clock_resolution(LoopObject *Py_UNUSED(self), void *Py_UNUSED(closure))
 {
@@ -775,6 +790,7 @@ Loop_traverse(LoopObject *self, visitproc visit, void *arg)
         Py_VISIT((PyObject *)TIMER_OF(self->timers.nodes[i]));
     }
     Py_VISIT(self->current_handle);
+    Py_VISIT(self->task_factory);
     return fl_io_traverse(self, visit, arg);
 }
 
@@ -782,6 +798,7 @@ static int
 Loop_clear(LoopObject *self)
 {
     release_resources(self);
+    Py_CLEAR(self->task_factory);
     return 0;
 }
 
@@ -794,6 +811,7 @@ Loop_dealloc(LoopObject *self)
         PyObject_ClearWeakRefs((PyObject *)self);
     }
     release_resources(self);
+    Py_CLEAR(self->task_factory);
     ready_free(&self->ready);
     heap_free(&self->timers);
     free(self->watches);
@@ -853,6 +871,8 @@ static PyGetSetDef Loop_getset[] = {
     {"_thread_id", (getter)Loop_get_thread_id, NULL, NULL, NULL},
     {"_stopping", (getter)Loop_get_stopping, NULL, NULL, NULL},
     {"_current_handle", (getter)Loop_get_current_handle, NULL, NULL, NULL},
+    {"_task_factory", (getter)Loop_get_task_factory, (setter)Loop_set_task_factory,
+     "The task factory set_task_factory() set, or None.", NULL},
     {"_clock_resolution", (getter)Loop_get_clock_resolution, NULL, NULL, NULL},
     {"_ready_count", (getter)Loop_get_ready_count, NULL, "Entries in the ready queue.", NULL},
     {"_timer_count", (getter)Loop_get_timer_count, NULL, "Timers in the heap.", NULL},

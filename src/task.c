@@ -924,23 +924,15 @@ fl_loop_create_task(LoopObject *self, PyObject *const *args, Py_ssize_t nargs,
         return NULL;
     }
     fl_state *st = self->state;
-    /* set_task_factory() is Python (fastloop._loop); the factory lives in
-     * the instance's __dict__. */
-    PyObject *factory = PyObject_GetAttr((PyObject *)self, st->asyncio.str_task_factory);
-    if (factory == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            return NULL;
-        }
-        PyErr_Clear();
-    }
-    else if (factory != Py_None) {
+    PyObject *factory = self->task_factory;
+    if (factory != NULL) {
+        factory = Py_NewRef(factory);   /* the factory may reset it */
         PyObject *stack[5] = {(PyObject *)self, factory, coro, name, context};
         PyObject *task = PyObject_VectorcallMethod(st->asyncio.str_create_task_by_factory,
                                                    stack, 5, NULL);
         Py_DECREF(factory);
         return task;
     }
-    Py_XDECREF(factory);
     /* No Python frame of ours is on the stack: the source traceback of a
      * debug-mode task ends at the caller, as asyncio's does once it has
      * dropped its create_task() frame. */
