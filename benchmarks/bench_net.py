@@ -196,7 +196,7 @@ def _make(mode, label, size, n, targets, limit=None):
 
     bench.__name__ = f"echo_{mode}_{label}"
     bench.__doc__ = (
-        f"{_SERVERS[mode].__name__[7:]} echo server, {label} messages over {_CONNS} "
+        f"{mode} echo server, {label} messages over {_CONNS} "
         "connections from the C load generator; an operation is one message echoed, "
         "per second of the server's CPU time."
     )

@@ -37,11 +37,6 @@ def _stop_when_done(fut):
     futures._get_loop(fut).stop()
 
 
-def _set_result_unless_cancelled(fut, result):
-    if not fut.cancelled():
-        fut.set_result(result)
-
-
 class Loop(_core.Loop, SignalHandlersMixin, NetworkMixin, SockMixin, asyncio.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
@@ -236,7 +231,7 @@ class Loop(_core.Loop, SignalHandlersMixin, NetworkMixin, SockMixin, asyncio.Abs
         try:
             executor.shutdown(wait=True)
             if not self.is_closed():
-                self.call_soon_threadsafe(_set_result_unless_cancelled, done, None)
+                self.call_soon_threadsafe(futures._set_result_unless_cancelled, done, None)
         except Exception as ex:
             if not self.is_closed() and not done.cancelled():
                 self.call_soon_threadsafe(done.set_exception, ex)

@@ -204,12 +204,6 @@ class NetworkMixin:
         ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
     ):
         self._check_closed()
-        listeners = self._net_state().listeners
-        fd = sock.fileno()
-        listener = listeners.get(fd)
-        if listener is not None and listener.sock is sock:
-            listener.resume()
-            return
         listener = _Listener(
             self,
             sock,
@@ -220,14 +214,14 @@ class NetworkMixin:
             ssl_handshake_timeout,
             ssl_shutdown_timeout,
         )
-        listeners[fd] = listener
+        self._net_state().listeners[sock] = listener
         listener.resume()
 
     def _stop_serving(self, sock):
         path = None
         if _PY313 and sock in self._unix_server_sockets:
             path = sock.getsockname()
-        listener = self._net_state().listeners.pop(sock.fileno(), None)
+        listener = self._net_state().listeners.pop(sock, None)
         if listener is not None:
             listener.close()
         sock.close()
@@ -273,6 +267,9 @@ def _is_numeric(host, port):
 
 
 class _NetState:
+    """What a loop's serving keeps: {listening socket: _Listener}, and the
+    socket files 3.13's create_unix_server() removes on close."""
+
     __slots__ = ("listeners", "unix_server_sockets")
 
     def __init__(self):
