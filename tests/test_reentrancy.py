@@ -466,10 +466,16 @@ def test_task_reinitialised_from_its_own_coroutine_does_not_crash():
         lp.close()
 
 
-def test_reading_callbacks_while_garbage_collection_adds_callbacks(loop):
+@pytest.mark.parametrize(
+    "future_type", [asyncio.futures._PyFuture, fastloop.Future], ids=["asyncio-python", "fastloop"]
+)
+def test_reading_callbacks_while_garbage_collection_adds_callbacks(future_type):
     # Building the listing allocates, and any allocation may collect garbage
     # whose __del__ adds callbacks to the same future (growing its storage).
-    fut = loop.create_future()
+    # The reference is asyncio's Python Future: its C Future reads freed
+    # memory here.
+    loop = fastloop.new_event_loop()
+    fut = future_type(loop=loop)
     added = [0]
 
     def noop(f):
@@ -501,6 +507,7 @@ def test_reading_callbacks_while_garbage_collection_adds_callbacks(loop):
     assert len(listings[0]) >= 3
     fut.cancel()
     run_once(loop)
+    loop.close()
 
 
 @pytest.mark.parametrize(
