@@ -5,6 +5,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -430,6 +431,24 @@ int fl_registry_add(fl_state *st, TaskObject *task);
 void fl_registry_remove(TaskObject *task);
 /* Take an entry out of the registry and drop our reference to it. */
 void fl_registry_detach(PyObject *entry);
+
+/* ---- small shared tests ------------------------------------------------ */
+
+/* The exception set is one that must stop the loop (asyncio lets
+ * KeyboardInterrupt and SystemExit out of run_forever). */
+static inline int
+fl_error_stops_loop(void)
+{
+    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
+           || PyErr_ExceptionMatches(PyExc_SystemExit);
+}
+
+/* errno of a non-blocking socket call that is to be retried later. */
+static inline int
+fl_would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
 
 /* ---- compat.c ---------------------------------------------------------- */
 

@@ -346,8 +346,7 @@ fl_callback_context(fl_state *st, PyObject *ctx)
 int
 fl_report_ready_callback_error(LoopObject *loop, ready_entry *e)
 {
-    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
-            || PyErr_ExceptionMatches(PyExc_SystemExit)) {
+    if (fl_error_stops_loop()) {
         return -1;
     }
     /* Building the Handle runs code: keep the callback's error aside. */

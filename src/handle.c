@@ -61,8 +61,7 @@ int
 fl_report_callback_error(LoopObject *loop, PyObject *callback, PyObject *args,
                          HandleObject *handle)
 {
-    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
-            || PyErr_ExceptionMatches(PyExc_SystemExit)) {
+    if (fl_error_stops_loop()) {
         return -1;
     }
     fl_state *st = loop->state;

@@ -79,7 +79,7 @@ do_recv(fl_state *st, int fd, Py_ssize_t n, int *err)
     ssize_t got = recv(fd, buf, (size_t)n, 0);
     PyObject *result = NULL;
     if (got < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        if (fl_would_block(errno)) {
             *err = EAGAIN;
         }
         else {
@@ -111,7 +111,7 @@ do_recv_into(int fd, PyObject *target, int *err)
     int e = errno;
     PyBuffer_Release(&view);
     if (got < 0) {
-        if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) {
+        if (fl_would_block(e)) {
             *err = EAGAIN;
             return NULL;
         }
@@ -134,7 +134,7 @@ do_sendall(int fd, PyObject *data, Py_ssize_t *pos, int *err)
         if (sent < 0) {
             int e = errno;
             PyBuffer_Release(&view);
-            if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) {
+            if (fl_would_block(e)) {
                 *err = EAGAIN;
                 return NULL;
             }
@@ -217,8 +217,7 @@ progress(WaiterObject *self, sock_op *op)
         Py_DECREF(result);
     }
     else {
-        if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
-                || PyErr_ExceptionMatches(PyExc_SystemExit)) {
+        if (fl_error_stops_loop()) {
             Py_DECREF(fut);
             return -1;
         }

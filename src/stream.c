@@ -36,12 +36,6 @@ fl_oserror_from_errno(int err)
     return fl_fetch_exception();
 }
 
-static int
-is_wouldblock(int err)
-{
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
-}
-
 /* ---- fd interest ------------------------------------------------------- */
 
 static int
@@ -180,13 +174,6 @@ call_protocol(PyObject *protocol, PyObject *name, PyObject *arg)
     PyObject *args[2] = {protocol, arg};
     return PyObject_VectorcallMethod(name, args, (arg ? 2 : 1) | PY_VECTORCALL_ARGUMENTS_OFFSET,
                                      NULL);
-}
-
-static int
-is_fatal_to_loop(void)
-{
-    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
-           || PyErr_ExceptionMatches(PyExc_SystemExit);
 }
 
 static int
@@ -372,7 +359,7 @@ done:
 static int
 protocol_failed(TransportObject *self, const char *message)
 {
-    if (is_fatal_to_loop()) {
+    if (fl_error_stops_loop()) {
         return -1;
     }
     return fatal_error(self, fl_fetch_exception(), message);
@@ -381,7 +368,7 @@ protocol_failed(TransportObject *self, const char *message)
 static int
 flow_control_failed(TransportObject *self, const char *message)
 {
-    if (is_fatal_to_loop() || self->loop == NULL) {
+    if (fl_error_stops_loop() || self->loop == NULL) {
         return -1;
     }
     PyObject *exc = fl_fetch_exception();
@@ -666,7 +653,7 @@ read_data(TransportObject *self)
         }
     }
     if (n < 0) {
-        if (is_wouldblock(errno)) {
+        if (fl_would_block(errno)) {
             return 0;
         }
         return fatal_error(self, fl_oserror_from_errno(errno),
@@ -716,7 +703,7 @@ read_into_buffer(TransportObject *self)
     Py_DECREF(buf);
     if (n < 0) {
         Py_DECREF(protocol);
-        if (is_wouldblock(err)) {
+        if (fl_would_block(err)) {
             return 0;
         }
         return fatal_error(self, fl_oserror_from_errno(err),
@@ -744,7 +731,7 @@ write_ready(TransportObject *self)
 {
     Py_ssize_t n = chunks_send(self);
     if (n < 0) {
-        if (is_wouldblock((int)-n)) {
+        if (fl_would_block((int)-n)) {
             return 0;
         }
         self->writing = 0;
@@ -906,7 +893,7 @@ Transport_write(TransportObject *self, PyObject *data)
         ssize_t n = send(self->fd, view.buf, (size_t)view.len, MSG_NOSIGNAL);
         if (n < 0) {
             int err = errno;
-            if (!is_wouldblock(err)) {
+            if (!fl_would_block(err)) {
                 PyBuffer_Release(&view);
                 if (fatal_error(self, fl_oserror_from_errno(err),
                                 "Fatal write error on socket transport") < 0) {
@@ -1006,7 +993,7 @@ Transport_writelines(TransportObject *self, PyObject *list_of_data)
         ssize_t n = sendmsg(self->fd, &msg, MSG_NOSIGNAL);
         if (n < 0) {
             int err = errno;
-            if (!is_wouldblock(err)) {
+            if (!fl_would_block(err)) {
                 if (fatal_error(self, fl_oserror_from_errno(err),
                                 "Fatal write error on socket transport") == 0) {
                     result = Py_NewRef(Py_None);

@@ -657,8 +657,7 @@ task_wakeup(fl_state *st, TaskObject *task, PyObject *fut)
 static int
 report_step_error(LoopObject *loop, TaskObject *task, ready_entry *e)
 {
-    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
-            || PyErr_ExceptionMatches(PyExc_SystemExit)) {
+    if (fl_error_stops_loop()) {
         return -1;
     }
     PyObject *error = fl_fetch_exception();
