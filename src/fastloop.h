@@ -429,8 +429,6 @@ extern PyType_Spec fl_registry_entry_spec;
 int fl_registry_add(fl_state *st, TaskObject *task);
 /* Take the task's entry out of the registry (it finished, or is going). */
 void fl_registry_remove(TaskObject *task);
-/* Take an entry out of the registry and drop our reference to it. */
-void fl_registry_detach(PyObject *entry);
 
 /* ---- small shared tests ------------------------------------------------ */
 
@@ -441,6 +439,15 @@ fl_error_stops_loop(void)
 {
     return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
            || PyErr_ExceptionMatches(PyExc_SystemExit);
+}
+
+/* hook(arg) for its effect: 0, or -1 with an exception set. */
+static inline int
+fl_call_hook(PyObject *hook, PyObject *arg)
+{
+    PyObject *r = PyObject_CallOneArg(hook, arg);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
 }
 
 /* errno of a non-blocking socket call that is to be retried later. */

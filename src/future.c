@@ -1132,13 +1132,6 @@ Future_repr(PyObject *self)
     return PyObject_CallOneArg(st->asyncio.future_repr, self);
 }
 
-static PyObject *
-Future_del(PyObject *self, PyObject *Py_UNUSED(ignored))
-{
-    fl_future_finalize(self);
-    Py_RETURN_NONE;
-}
-
 /* ---- attributes -------------------------------------------------------- */
 
 static PyObject *
@@ -1293,7 +1286,6 @@ static PyMethodDef Future_methods[] = {
      "Remove every instance of fn from the done callbacks; return how many."},
     {"_make_cancelled_error", Future_make_cancelled_error, METH_NOARGS, NULL},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS, NULL},
-    {"__del__", Future_del, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -30,7 +30,7 @@ static PyObject *Task_wakeup_method(PyObject *self, PyObject *fut);
 
 /* The callables asyncio would see: used on the slow paths only (a foreign
  * loop or future, debug mode, error reports). */
-PyMethodDef fl_task_step_def = {"__step", (PyCFunction)(void (*)(void))Task_step_method,
+static PyMethodDef fl_task_step_def = {"__step", (PyCFunction)(void (*)(void))Task_step_method,
                                 METH_FASTCALL, NULL};
 PyMethodDef fl_task_wakeup_def = {"__wakeup", Task_wakeup_method, METH_O, NULL};
 
@@ -110,14 +110,6 @@ swap_current_task(fl_state *st, PyObject *loop, PyObject *task)
         return NULL;
     }
     return prev;
-}
-
-static int
-call_hook(PyObject *hook, PyObject *task)
-{
-    PyObject *r = PyObject_CallOneArg(hook, task);
-    Py_XDECREF(r);
-    return r ? 0 : -1;
 }
 
 static void unlist_ready(fl_state *st, TaskObject *task);
@@ -209,15 +201,19 @@ fl_task_unlist_ring(LoopObject *loop)
 
 /* ---- scheduling -------------------------------------------------------- */
 
+/* Queue the task's next step: a step that throws exc in (NULL: sends
+ * None), or, if fut is not NULL, the wake-up by that done future.  Straight
+ * into the ring on a fastloop loop; through loop.call_soon(task.__step or
+ * task.__wakeup, ...) elsewhere. */
 static int
-call_step_soon(fl_state *st, TaskObject *task, PyObject *exc)
+queue_step(fl_state *st, TaskObject *task, PyObject *exc, PyObject *fut)
 {
     if (fl_future_ensure_alive(&task->fut) < 0) {
         return -1;
     }
     LoopObject *ring = fl_future_ring(&task->fut);
     if (ring != NULL) {
-        ready_entry e = {(PyObject *)task, exc, NULL, READY_TASK_STEP};
+        ready_entry e = {(PyObject *)task, exc, fut, READY_TASK_STEP};
         if (ready_push(&ring->ready, e) < 0) {
             PyErr_NoMemory();
             (void)graduate(st, task);
@@ -225,51 +221,33 @@ call_step_soon(fl_state *st, TaskObject *task, PyObject *exc)
         }
         Py_INCREF(task);
         Py_XINCREF(exc);
+        Py_XINCREF(fut);
         task->requeued = 1;
         return 0;
     }
     if (graduate(st, task) < 0) {
         return -1;
     }
-    PyObject *step = PyCFunction_NewEx(&fl_task_step_def, (PyObject *)task, NULL);
-    if (step == NULL) {
+    PyObject *callable = PyCFunction_NewEx(fut ? &fl_task_wakeup_def : &fl_task_step_def,
+                                           (PyObject *)task, NULL);
+    if (callable == NULL) {
         return -1;
     }
-    int status = fl_call_soon(st, task->fut.loop, step, exc, task->context);
-    Py_DECREF(step);
+    int status = fl_call_soon(st, task->fut.loop, callable, fut ? fut : exc, task->context);
+    Py_DECREF(callable);
     return status;
 }
 
-int
-fl_task_wakeup_soon(fl_state *st, PyObject *task_obj, PyObject *fut)
+static int
+call_step_soon(fl_state *st, TaskObject *task, PyObject *exc)
 {
-    TaskObject *task = TASK(task_obj);
-    if (fl_future_ensure_alive(&task->fut) < 0) {
-        return -1;
-    }
-    LoopObject *ring = fl_future_ring(&task->fut);
-    if (ring != NULL) {
-        ready_entry e = {task_obj, NULL, fut, READY_TASK_STEP};
-        if (ready_push(&ring->ready, e) < 0) {
-            PyErr_NoMemory();
-            (void)graduate(st, task);
-            return -1;
-        }
-        Py_INCREF(task_obj);
-        Py_INCREF(fut);
-        task->requeued = 1;
-        return 0;
-    }
-    if (graduate(st, task) < 0) {
-        return -1;
-    }
-    PyObject *wakeup = PyCFunction_NewEx(&fl_task_wakeup_def, task_obj, NULL);
-    if (wakeup == NULL) {
-        return -1;
-    }
-    int status = fl_call_soon(st, task->fut.loop, wakeup, fut, task->context);
-    Py_DECREF(wakeup);
-    return status;
+    return queue_step(st, task, exc, NULL);
+}
+
+int
+fl_task_wakeup_soon(fl_state *st, PyObject *task, PyObject *fut)
+{
+    return queue_step(st, TASK(task), NULL, fut);
 }
 
 /* Throw a RuntimeError into the task on its next step: how asyncio reports
@@ -296,12 +274,10 @@ set_error_soon(fl_state *st, TaskObject *task, const char *format, ...)
 
 /* ---- one step ---------------------------------------------------------- */
 
+/* A foreign future's loop (exact fastloop futures are handled before). */
 static PyObject *
 future_loop_of(fl_state *st, PyObject *fut)
 {
-    if (is_exact_future(st, fut)) {
-        return Py_NewRef(((FutureObject *)fut)->loop);
-    }
     PyObject *get_loop = PyObject_GetAttr(fut, st->asyncio.str_get_loop);
     if (get_loop != NULL) {
         PyObject *loop = PyObject_CallNoArgs(get_loop);
@@ -758,17 +734,21 @@ eager_start(fl_state *st, TaskObject *task)
         Py_DECREF(loop);
         return -1;
     }
-    int status = call_hook(st->asyncio.register_eager_task, self);
+    int status = fl_call_hook(st->asyncio.register_eager_task, self);
     if (status == 0) {
-        status = PyContext_Enter(task->context);
+        /* The step may re-initialize the task, replacing its context:
+         * exit the one entered. */
+        PyObject *context = Py_NewRef(task->context);
+        status = PyContext_Enter(context);
         if (status == 0) {
             status = step_run_and_handle_result(st, task, NULL);
-            if (PyContext_Exit(task->context) < 0) {
+            if (PyContext_Exit(context) < 0) {
                 status = -1;
             }
         }
+        Py_DECREF(context);
         PyObject *error = status < 0 ? fl_fetch_exception() : NULL;
-        if (call_hook(st->asyncio.unregister_eager_task, self) < 0 && error == NULL) {
+        if (fl_call_hook(st->asyncio.unregister_eager_task, self) < 0 && error == NULL) {
             error = fl_fetch_exception();
         }
         if (error != NULL) {
@@ -1139,10 +1119,16 @@ Task_repr(PyObject *self)
     return PyObject_CallOneArg(st->asyncio.task_repr, self);
 }
 
+/* The task is being destroyed (tp_finalize, which is also what __del__
+ * calls).  It leaves asyncio's registry first, as a weak reference to it
+ * would be cleared before its finalizer runs: the exception handler may
+ * keep the task (the report holds it), and it no longer shows in
+ * all_tasks() all the same. */
 static void
 Task_finalize(PyObject *self)
 {
     TaskObject *task = TASK(self);
+    fl_registry_remove(task);
     if (task->fut.loop != NULL && task->fut.state == FUT_PENDING && task->log_destroy_pending) {
         PyObject *saved = fl_fetch_exception();
         PyObject *context = Py_BuildValue("{sOss}", "task", self,
@@ -1159,24 +1145,6 @@ Task_finalize(PyObject *self)
         }
     }
     fl_future_finalize(self);
-}
-
-/* The task is being destroyed: it leaves asyncio's registry first, as a
- * weak reference to it would be cleared before its finalizer runs.  The
- * exception handler may keep the task (the report holds it); it no longer
- * shows in all_tasks() all the same. */
-static void
-Task_tp_finalize(PyObject *self)
-{
-    fl_registry_remove(TASK(self));
-    Task_finalize(self);
-}
-
-static PyObject *
-Task_del(PyObject *self, PyObject *Py_UNUSED(ignored))
-{
-    Task_finalize(self);
-    Py_RETURN_NONE;
 }
 
 /* ---- attributes -------------------------------------------------------- */
@@ -1282,7 +1250,6 @@ static PyMethodDef Task_methods[] = {
      "print_stack(*, limit=None, file=None): print the task's stack or traceback."},
     {"set_result", Task_set_result, METH_O, NULL},
     {"set_exception", Task_set_exception, METH_O, NULL},
-    {"__del__", Task_del, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1304,7 +1271,7 @@ static PyType_Slot Task_slots[] = {
     {Py_tp_getset, Task_getset},
     {Py_tp_traverse, Task_traverse},
     {Py_tp_clear, Task_clear},
-    {Py_tp_finalize, Task_tp_finalize},
+    {Py_tp_finalize, Task_finalize},
     {Py_tp_dealloc, Task_dealloc},
     {0, NULL},
 };

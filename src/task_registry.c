@@ -146,20 +146,14 @@ PyType_Spec fl_registry_entry_spec = {
 
 /* ---- adding and removing ------------------------------------------------ */
 
-static int
-call_register_hook(PyObject *hook, PyObject *task)
-{
-    PyObject *r = PyObject_CallOneArg(hook, task);
-    Py_XDECREF(r);
-    return r ? 0 : -1;
-}
+static void registry_detach(PyObject *entry);
 
 int
 fl_registry_add(fl_state *st, TaskObject *task)
 {
     fl_asyncio *a = &st->asyncio;
     if (a->registry_data == NULL) {
-        return call_register_hook(a->register_task, (PyObject *)task);
+        return fl_call_hook(a->register_task, (PyObject *)task);
     }
     /* What WeakSet.add() does first. */
     if (PyList_GET_SIZE(a->registry_pending) > 0 && PySet_GET_SIZE(a->registry_iterating) == 0) {
@@ -187,13 +181,13 @@ fl_registry_add(fl_state *st, TaskObject *task)
     PyObject *old = task->registered;
     task->registered = (PyObject *)entry;
     if (old != NULL) {
-        fl_registry_detach(old);
+        registry_detach(old);
     }
     return 0;
 }
 
-void
-fl_registry_detach(PyObject *entry)
+static void
+registry_detach(PyObject *entry)
 {
     ENTRY(entry)->task = NULL;
     /* The entry's type is this module's own and never subclassed: its
@@ -221,6 +215,6 @@ fl_registry_remove(TaskObject *task)
     PyObject *entry = task->registered;
     if (entry != NULL) {
         task->registered = NULL;
-        fl_registry_detach(entry);
+        registry_detach(entry);
     }
 }
