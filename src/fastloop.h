@@ -271,6 +271,9 @@ int fl_handle_run(HandleObject *handle);
  * over, -1 when it must propagate (KeyboardInterrupt, SystemExit). */
 int fl_report_callback_error(LoopObject *loop, PyObject *callback, PyObject *args,
                              HandleObject *handle);
+/* The same for a call that had no Handle (a ready-ring entry): one is made
+ * of callable, args (a tuple) and context for the report. */
+int fl_report_call_error(LoopObject *loop, PyObject *callable, PyObject *args, PyObject *context);
 
 /* ---- loop.c ------------------------------------------------------------ */
 
@@ -374,11 +377,6 @@ int fl_report_to_loop(PyObject *self, PyObject *loop, PyObject *context);
  * required.  Absent ones are left NULL. */
 int fl_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                   const char *const *names, int n, int npos, int nrequired, PyObject **out);
-
-/* A READY_CALLBACK entry's callback raised: report it as asyncio reports a
- * failing Handle (a Handle is made for the report).  Same contract as
- * fl_handle_run's. */
-int fl_report_ready_callback_error(LoopObject *loop, ready_entry *e);
 
 int fl_future_init(FutureObject *fut, PyObject *loop);
 int fl_future_set_result(FutureObject *fut, PyObject *result);

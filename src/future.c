@@ -343,31 +343,6 @@ fl_callback_context(fl_state *st, PyObject *ctx)
     return ctx == st->fresh_context ? PyContext_New() : Py_NewRef(ctx);
 }
 
-int
-fl_report_ready_callback_error(LoopObject *loop, ready_entry *e)
-{
-    if (fl_error_stops_loop()) {
-        return -1;
-    }
-    /* Building the Handle runs code: keep the callback's error aside. */
-    PyObject *error = fl_fetch_exception();
-    PyObject *args = PyTuple_Pack(1, e->b);
-    HandleObject *handle = NULL;
-    if (args != NULL) {
-        handle = fl_handle_new(loop, loop->state->HandleType, e->a, args, e->c);
-    }
-    if (handle == NULL) {
-        Py_XDECREF(args);
-        Py_DECREF(error);
-        return -1;
-    }
-    fl_restore_exception(error);
-    int status = fl_report_callback_error(loop, e->a, args, handle);
-    Py_DECREF(handle);
-    Py_DECREF(args);
-    return status;
-}
-
 static int
 schedule_callbacks(FutureObject *fut)
 {

@@ -108,6 +108,26 @@ error:
 }
 
 int
+fl_report_call_error(LoopObject *loop, PyObject *callable, PyObject *args, PyObject *context)
+{
+    if (fl_error_stops_loop()) {
+        return -1;
+    }
+    /* Building the Handle runs code: keep the call's error aside. */
+    PyObject *error = fl_fetch_exception();
+    HandleObject *handle = fl_handle_new(loop, loop->state->HandleType, callable, args, context);
+    if (handle == NULL) {
+        /* Could not even build the report: this error replaces the call's. */
+        Py_DECREF(error);
+        return -1;
+    }
+    fl_restore_exception(error);
+    int status = fl_report_callback_error(loop, callable, args, handle);
+    Py_DECREF(handle);
+    return status;
+}
+
+int
 fl_handle_run(HandleObject *h)
 {
     if (h->cancelled) {

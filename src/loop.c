@@ -472,7 +472,10 @@ run_callback_entry(LoopObject *self, ready_entry *e)
         }
     }
     if (result == NULL) {
-        return fl_report_ready_callback_error(self, e);
+        PyObject *args = PyTuple_Pack(1, e->b);
+        int status = args ? fl_report_call_error(self, e->a, args, e->c) : -1;
+        Py_XDECREF(args);
+        return status;
     }
     Py_DECREF(result);
     return 0;

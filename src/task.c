@@ -637,28 +637,19 @@ report_step_error(LoopObject *loop, TaskObject *task, ready_entry *e)
         return -1;
     }
     PyObject *error = fl_fetch_exception();
-    PyObject *callable = e->c
-        ? PyCFunction_NewEx(&fl_task_wakeup_def, (PyObject *)task, NULL)
-        : PyCFunction_NewEx(&fl_task_step_def, (PyObject *)task, NULL);
+    PyObject *callable = PyCFunction_NewEx(e->c ? &fl_task_wakeup_def : &fl_task_step_def,
+                                           (PyObject *)task, NULL);
     PyObject *args = NULL;
-    HandleObject *handle = NULL;
     if (callable != NULL) {
-        args = e->c ? PyTuple_Pack(1, e->c)
-                    : (e->b ? PyTuple_Pack(1, e->b) : PyTuple_New(0));
+        args = e->c ? PyTuple_Pack(1, e->c) : (e->b ? PyTuple_Pack(1, e->b) : PyTuple_New(0));
     }
-    if (args != NULL) {
-        handle = fl_handle_new(loop, loop->state->HandleType, callable, args, task->context);
-    }
-    if (handle == NULL) {
-        /* Could not even build the report: this error replaces the step's. */
-        Py_XDECREF(args);
+    if (args == NULL) {
         Py_XDECREF(callable);
         Py_DECREF(error);
         return -1;
     }
     fl_restore_exception(error);
-    int status = fl_report_callback_error(loop, callable, args, handle);
-    Py_DECREF(handle);
+    int status = fl_report_call_error(loop, callable, args, task->context);
     Py_DECREF(args);
     Py_DECREF(callable);
     return status;
