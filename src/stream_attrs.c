@@ -1,7 +1,10 @@
 /* The stream transport's read-only side: get_extra_info(), repr, and the
- * private attributes asyncio's own code reads on a transport (_loop,
- * _protocol_paused, _sock...), which shadow the __slots__ inherited from
- * asyncio's _FlowControlMixin.
+ * private attributes of asyncio's socket transport, read-only, shadowing
+ * the __slots__ inherited from asyncio's _FlowControlMixin.  asyncio's own
+ * code reads _loop, _protocol_paused, _sock, _extra and the water marks;
+ * the rest (_sock_fd, _conn_lost, _closing, _paused, _eof, _server,
+ * _protocol) are there for programs and debugging tools that inspect an
+ * asyncio transport's state.
  */
 #include "transport.h"
 
