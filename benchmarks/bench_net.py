@@ -71,7 +71,19 @@ def _own_cpu():
 
 
 def _process_cpu(pid):
+    """CPU seconds used so far by process pid, which has one thread.
+
+    /proc/PID/schedstat gives the thread's run time in nanoseconds; the
+    utime and stime of /proc/PID/stat come in clock ticks (10 ms), which
+    is 2-3% of a measurement of the C server.  The ticks are the fallback
+    on kernels built without schedstat."""
+
     def cpu():
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                return int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            pass
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,6 +1,11 @@
-"""The benchmark runner's arithmetic (benchmarks/runner.py): no loop runs here."""
+"""The benchmark runner's arithmetic (benchmarks/runner.py) and how the net
+benchmarks read a server's CPU time: no loop runs here."""
 
-from benchmarks import registry, runner
+import os
+import subprocess
+import sys
+
+from benchmarks import bench_net, registry, runner
 
 
 def bench(name, limit=None):
@@ -30,3 +35,30 @@ def test_limit_fraction_missed_and_absent_limit():
     assert lines[0].endswith("MISSED")
     # Without the limit's measurements there is nothing to say.
     assert runner._limit_lines(selected, {"echo": {"fastloop": [80]}}) == ([], {})
+
+
+def test_server_cpu_time_of_another_process_is_finer_than_clock_ticks():
+    # A child that burns about 0.2 s of CPU, then waits to be read.
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "end = time.process_time() + 0.2\n"
+         "while time.process_time() < end: pass\n"
+         "print('done', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"done\n"
+        seconds = bench_net._process_cpu(child.pid)()
+        with open(f"/proc/{child.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    finally:
+        child.stdin.close()
+        child.wait()
+        child.stdout.close()
+    assert 0.2 <= seconds < 5
+    # The same amount as the clock-tick count, to within a tick or two ...
+    assert abs(seconds - ticks) < 0.03
+    # ... but not rounded to whole ticks where the kernel counts nanoseconds.
+    if os.path.exists("/proc/self/schedstat"):
+        assert round(seconds * 100, 6) % 1 != 0
