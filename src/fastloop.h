@@ -298,6 +298,8 @@ PyObject *fl_loop_ensure_fd_no_transport(LoopObject *self, PyObject *fileobj);
 PyObject *fl_loop_add_writer_handle(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *fl_loop_remove_reader(LoopObject *self, PyObject *fileobj);
 PyObject *fl_loop_remove_writer(LoopObject *self, PyObject *fileobj);
+PyObject *fl_loop_remove_reader_unchecked(LoopObject *self, PyObject *fileobj);
+PyObject *fl_loop_remove_writer_unchecked(LoopObject *self, PyObject *fileobj);
 
 /* C owners of fds (transport.h).  attach: RuntimeError if another owner
  * still claims the fd.  set_owner_events: the POLLER_* events the owner

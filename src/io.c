@@ -209,14 +209,18 @@ add_watch(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int writer,
     return result;
 }
 
+/* remove_reader/remove_writer refuse an fd a transport owns; the private
+ * _remove_reader/_remove_writer, which asyncio's pipe transports and child
+ * watchers call on the fds they watch themselves, do not check, as
+ * asyncio's do not. */
 static PyObject *
-remove_watch(LoopObject *self, PyObject *fileobj, int writer)
+remove_watch(LoopObject *self, PyObject *fileobj, int writer, int check_transport)
 {
     int fd = fileobj_to_fd(self, fileobj);
     if (fd == FD_LOOP_CLOSED) {
         Py_RETURN_FALSE;
     }
-    if (fd < 0 || fl_io_check_no_transport(self, fd, fileobj) < 0) {
+    if (fd < 0 || (check_transport && fl_io_check_no_transport(self, fd, fileobj) < 0)) {
         return NULL;
     }
     fd_watch *w = watch_for(self, fd, 0);
@@ -291,13 +295,25 @@ fl_loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
 PyObject *
 fl_loop_remove_reader(LoopObject *self, PyObject *fileobj)
 {
-    return remove_watch(self, fileobj, 0);
+    return remove_watch(self, fileobj, 0, 1);
 }
 
 PyObject *
 fl_loop_remove_writer(LoopObject *self, PyObject *fileobj)
 {
-    return remove_watch(self, fileobj, 1);
+    return remove_watch(self, fileobj, 1, 1);
+}
+
+PyObject *
+fl_loop_remove_reader_unchecked(LoopObject *self, PyObject *fileobj)
+{
+    return remove_watch(self, fileobj, 0, 0);
+}
+
+PyObject *
+fl_loop_remove_writer_unchecked(LoopObject *self, PyObject *fileobj)
+{
+    return remove_watch(self, fileobj, 1, 0);
 }
 
 /* Queue the handle for one direction of an event; a handle cancelled by
