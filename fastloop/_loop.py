@@ -19,6 +19,7 @@ from asyncio.log import logger
 from . import _core
 from ._network import NetworkMixin, SockMixin
 from ._signals import SignalHandlersMixin
+from ._subprocess import PipesMixin
 
 _PY312 = sys.version_info >= (3, 12)
 # The default exception handler runs a custom handler inside the context of
@@ -37,7 +38,8 @@ def _stop_when_done(fut):
     futures._get_loop(fut).stop()
 
 
-class Loop(_core.Loop, SignalHandlersMixin, NetworkMixin, SockMixin, asyncio.AbstractEventLoop):
+class Loop(_core.Loop, SignalHandlersMixin, NetworkMixin, SockMixin, PipesMixin,
+           asyncio.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):

@@ -36,7 +36,5 @@ NEEDS_TCP = needs("TCP transports: create_connection, create_server, connect_acc
 NEEDS_UNIX = needs("Unix socket transports: create_unix_connection, create_unix_server")
 NEEDS_SSL = needs("SSL/TLS transports")
 NEEDS_UDP = needs("datagram transports: create_datagram_endpoint")
-NEEDS_PIPES = needs("pipe transports: connect_read_pipe, connect_write_pipe")
-NEEDS_SUBPROCESS = needs("subprocess transports: subprocess_exec, subprocess_shell")
 NEEDS_SIGNALS = needs("add_signal_handler / remove_signal_handler")
 NEEDS_SOCK = needs("the loop.sock_* socket methods")

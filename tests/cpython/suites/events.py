@@ -7,8 +7,6 @@ selector; FastloopEventLoopTests runs the same tests on a fastloop loop.
 
 from .. import runner
 from ..reasons import (
-    NEEDS_PIPES,
-    NEEDS_SUBPROCESS,
     NEEDS_UDP,
     internals,
     stock_only,
@@ -40,29 +38,6 @@ class EventsSuite(runner.Suite):
             F + "test_create_datagram_endpoint": NEEDS_UDP,
             F + "test_create_datagram_endpoint_ipv6": NEEDS_UDP,
             F + "test_create_datagram_endpoint_sock": NEEDS_UDP,
-            # Pipes and ptys.
-            F + "test_bidirectional_pty": NEEDS_PIPES,
-            F + "test_read_pipe": NEEDS_PIPES,
-            F + "test_read_pty_output": NEEDS_PIPES,
-            F + "test_unclosed_pipe_transport": NEEDS_PIPES,
-            F + "test_write_pipe": NEEDS_PIPES,
-            F + "test_write_pipe_disconnect_on_close": NEEDS_PIPES,
-            F + "test_write_pty": NEEDS_PIPES,
-            # Subprocesses (SubprocessTestsMixin).
-            F + "test_subprocess_close_after_finish": NEEDS_SUBPROCESS,
-            F + "test_subprocess_close_client_stream": NEEDS_SUBPROCESS,
-            F + "test_subprocess_exec": NEEDS_SUBPROCESS,
-            F + "test_subprocess_exec_invalid_args": NEEDS_SUBPROCESS,
-            F + "test_subprocess_exitcode": NEEDS_SUBPROCESS,
-            F + "test_subprocess_interactive": NEEDS_SUBPROCESS,
-            F + "test_subprocess_kill": NEEDS_SUBPROCESS,
-            F + "test_subprocess_send_signal": NEEDS_SUBPROCESS,
-            F + "test_subprocess_shell": NEEDS_SUBPROCESS,
-            F + "test_subprocess_shell_invalid_args": NEEDS_SUBPROCESS,
-            F + "test_subprocess_stderr": NEEDS_SUBPROCESS,
-            F + "test_subprocess_stderr_redirect_to_stdout": NEEDS_SUBPROCESS,
-            F + "test_subprocess_terminate": NEEDS_SUBPROCESS,
-            F + "test_subprocess_wait_no_same_group": NEEDS_SUBPROCESS,
             # Stock asyncio's loop internals.
             F + "test_internal_fds": internals(
                 "the self-pipe: _internal_fds, _csock, _ssock; fastloop wakes up "

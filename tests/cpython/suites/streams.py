@@ -4,19 +4,10 @@ asyncio.new_event_loop(), which gives fastloop under the installed
 policy)."""
 
 from .. import runner
-from ..reasons import NEEDS_PIPES
-
-M = "test_streams.StreamTests."
 
 
 class StreamsSuite(runner.Suite):
     module = "test_streams"
-
-    excluded = {
-        "all": {
-            M + "test_read_all_from_pipe_reader": NEEDS_PIPES,
-        },
-    }
 
 
 SUITE = StreamsSuite()

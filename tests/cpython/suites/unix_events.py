@@ -11,7 +11,6 @@ loops, its child watchers and policy) and are not run.
 import fastloop
 
 from .. import runner
-from ..reasons import NEEDS_SUBPROCESS
 
 M = "test_unix_events."
 U = M + "SelectorEventLoopUnixSocketTests."
@@ -57,7 +56,6 @@ class UnixEventsSuite(runner.Suite):
         ">=3.13": {
         },
         ">=3.12": {
-            M + "TestFork.test_fork_asyncio_subprocess": NEEDS_SUBPROCESS,
         },
     }
 
