@@ -87,6 +87,9 @@ do_recv(fl_state *st, int fd, Py_ssize_t n, int *err)
         }
     }
     else {
+        if (got >= FL_BIG_READ) {
+            fl_net_before_big_reads();
+        }
         result = PyBytes_FromStringAndSize(buf, got);
     }
     PyMem_Free(owned);

@@ -600,15 +600,14 @@ on_eof(TransportObject *self)
  * object of the size the kernel has (FIONREAD): one system call more, one
  * copy of the data less.  Small reads go through the shared buffer, whose
  * copy is cheaper than that system call. */
-#define BIG_READ (64 * 1024)
-
 static PyObject *
 recv_big(TransportObject *self, ssize_t *n)
 {
     int avail = 0;
-    if (ioctl(self->fd, FIONREAD, &avail) < 0 || avail < BIG_READ) {
+    if (ioctl(self->fd, FIONREAD, &avail) < 0 || avail < FL_BIG_READ) {
         return NULL;
     }
+    fl_net_before_big_reads();
     Py_ssize_t size = avail < FL_RECV_MAX ? avail : FL_RECV_MAX;
     PyObject *data = PyBytes_FromStringAndSize(NULL, size);
     if (data == NULL) {
@@ -636,7 +635,7 @@ read_data(TransportObject *self)
     fl_state *st = tstate(self);
     PyObject *data = NULL;
     ssize_t n = -1;
-    if (self->last_read >= BIG_READ) {
+    if (self->last_read >= FL_BIG_READ) {
         data = recv_big(self, &n);
         if (n == -2) {
             return -1;   /* MemoryError */
@@ -646,6 +645,9 @@ read_data(TransportObject *self)
         char *buf = st->net.recv_buffer;
         n = recv(self->fd, buf, FL_RECV_MAX, 0);
         if (n > 0) {
+            if (n >= FL_BIG_READ) {
+                fl_net_before_big_reads();
+            }
             data = PyBytes_FromStringAndSize(buf, n);
             if (data == NULL) {
                 return -1;

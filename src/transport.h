@@ -8,6 +8,9 @@
 
 /* asyncio's _SelectorTransport.max_size. */
 #define FL_RECV_MAX (256 * 1024)
+/* A read this big or bigger is a big one (see recv_big() in stream.c and
+ * fl_net_before_big_reads() in net.c). */
+#define FL_BIG_READ (64 * 1024)
 /* asyncio.constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
 #define FL_CONNLOST_WRITES_WARN 5
 
@@ -94,6 +97,9 @@ int fl_waiter_on_event(PyObject *self, unsigned events);
 /* sock.fileno() as selectors checks it: ValueError for what is not a
  * valid file object or descriptor.  The fd, or -1 with an exception. */
 int fl_net_sock_fd(fl_state *st, PyObject *sock);
+
+/* Call before allocating for a read of FL_BIG_READ bytes or more. */
+void fl_net_before_big_reads(void);
 
 /* OSError (or its errno subclass) for errno err, as an object. */
 PyObject *fl_oserror_from_errno(int err);
