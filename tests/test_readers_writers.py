@@ -158,6 +158,24 @@ def test_remove_returns_whether_something_was_removed(loop, pair):
     assert loop.remove_writer(a.fileno()) is False
 
 
+def test_private_add_and_remove_as_asyncio_pipe_transports_use_them(loop, pair):
+    # asyncio's pipe transports and child watchers call these: _add_* returns
+    # the Handle, _remove_* whether something was removed; the closed loop
+    # removes nothing.
+    a, b = pair
+    handle = loop._add_reader(a, print, "x")
+    assert not handle.cancelled()
+    assert loop._remove_writer(a) is False
+    assert loop._remove_reader(a) is True
+    assert handle.cancelled()
+    assert loop._remove_reader(a.fileno()) is False
+    loop._add_writer(b.fileno(), print)
+    assert loop._remove_writer(b) is True
+    loop._add_reader(a, print)
+    loop.close()
+    assert loop._remove_reader(a) is False
+
+
 def test_remove_unknown_fd(loop):
     r, w = os.pipe()
     try:
