@@ -70,24 +70,36 @@ def postgres():
         for path in (top, sockets):
             os.chown(path, user.pw_uid, user.pw_gid)
     as_user = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
-    made = subprocess.run([initdb, "-D", data, "-U", "test", "--auth=trust", "-E", "UTF8",
-                           "--no-sync"], capture_output=True, cwd=top, **as_user)
-    if made.returncode != 0:
+    # The server is not under test: keep a sanitizer runtime preloaded into
+    # the test process (see README, "Debug builds") out of it.
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    try:
+        made = subprocess.run([initdb, "-D", data, "-U", "test", "--auth=trust", "-E", "UTF8",
+                               "--no-sync"], capture_output=True, cwd=top, env=env,
+                              timeout=120, **as_user)
+        failure = made.stderr if made.returncode != 0 else None
+    except subprocess.TimeoutExpired:
+        failure = b"initdb did not finish in 120 s"
+    if failure is not None:
         shutil.rmtree(top, ignore_errors=True)
         pytest.skip("this machine's initdb failed, so there is no PostgreSQL server to test "
-                    "against: " + made.stderr.decode(errors="replace").strip()[-300:])
+                    "against: " + failure.decode(errors="replace").strip()[-300:])
     port = _free_port()
+    # The server's log goes to a file: a pipe nobody reads could fill up.
+    log_path = os.path.join(top, "server.log")
+    log = open(log_path, "wb")
     server = subprocess.Popen(
         [postgres_bin, "-D", data, "-p", str(port), "-k", sockets,
          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=top, **as_user)
+        stdout=subprocess.DEVNULL, stderr=log, cwd=top, env=env, **as_user)
     try:
         deadline = time.monotonic() + 30
         while not os.path.exists(os.path.join(sockets, f".s.PGSQL.{port}")):
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.skip("this machine's PostgreSQL server did not start: "
-                            + server.stderr.read().decode(errors="replace").strip()[-300:])
+                with open(log_path, "rb") as f:
+                    reason = f.read().decode(errors="replace").strip()[-300:]
+                pytest.skip("this machine's PostgreSQL server did not start: " + reason)
             time.sleep(0.05)
         yield {"host": "127.0.0.1", "port": port, "user": "test", "database": "postgres",
                "unix_dir": sockets}
@@ -98,7 +110,7 @@ def postgres():
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        server.stderr.close()
+        log.close()
         shutil.rmtree(top, ignore_errors=True)
 
 
