@@ -23,6 +23,7 @@ from asyncio import unix_events
 from asyncio.log import logger
 
 from . import _core
+from ._borrow import borrow
 
 _PY313 = sys.version_info >= (3, 13)
 
@@ -90,22 +91,15 @@ _BORROWED_FROM_UNIX = (
 )
 
 
-def _borrow(namespace):
-    for source, names in (
-        (_BaseLoop, _BORROWED_FROM_BASE),
-        (_SelectorLoop, _BORROWED_FROM_SELECTOR),
-        (_UnixLoop, _BORROWED_FROM_UNIX),
-    ):
-        for name in names:
-            func = source.__dict__.get(name)
-            if func is not None:
-                namespace[name] = func
-
-
 class NetworkMixin:
     """Stream-socket methods of fastloop.Loop (TCP and Unix)."""
 
-    _borrow(locals())
+    borrow(
+        locals(),
+        (_BaseLoop, _BORROWED_FROM_BASE),
+        (_SelectorLoop, _BORROWED_FROM_SELECTOR),
+        (_UnixLoop, _BORROWED_FROM_UNIX),
+    )
 
     # asyncio's code reads the debug flag as an attribute.
     @property

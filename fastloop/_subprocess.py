@@ -17,11 +17,13 @@ per read, as on stock asyncio.  Socket transports are the C ones.
 
 from asyncio import base_events, unix_events
 
+from ._borrow import borrow
+
 _BaseLoop = base_events.BaseEventLoop
 _UnixLoop = unix_events._UnixSelectorEventLoop
 
 # Methods that only call other loop methods and asyncio's transport classes:
-# they run unchanged on fastloop.  (Taken from the classes, not copied.)
+# they run unchanged on fastloop.
 _BORROWED_FROM_BASE = (
     "connect_read_pipe",
     "connect_write_pipe",
@@ -37,15 +39,7 @@ _BORROWED_FROM_UNIX = (
 )
 
 
-def _borrow(namespace):
-    for source, names in ((_BaseLoop, _BORROWED_FROM_BASE), (_UnixLoop, _BORROWED_FROM_UNIX)):
-        for name in names:
-            func = source.__dict__.get(name)
-            if func is not None:
-                namespace[name] = func
-
-
 class PipesMixin:
     """Pipe and subprocess methods of fastloop.Loop."""
 
-    _borrow(locals())
+    borrow(locals(), (_BaseLoop, _BORROWED_FROM_BASE), (_UnixLoop, _BORROWED_FROM_UNIX))
