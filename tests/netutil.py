@@ -151,3 +151,26 @@ async def tcp_pair(loop, server_proto_factory, client_proto_factory, **server_kw
     port = server.sockets[0].getsockname()[1]
     tr, pr = await loop.create_connection(client_proto_factory, "127.0.0.1", port)
     return server, tr, pr
+
+
+async def check_http_app(session, base):
+    """Requests against an HTTP app that serves "/" (the text "Hello,
+    world"), "/echo" (the request body back, its length in X-Length) and
+    "/stream" (100 chunked lines "chunk N"), with an aiohttp ClientSession:
+    keep-alive, a 1 MiB body both ways, a chunked response and 30 requests
+    at once."""
+    for _ in range(20):
+        async with session.get(base + "/") as resp:
+            assert resp.status == 200
+            assert await resp.text() == "Hello, world"
+    body = bytes(range(256)) * 4096  # 1 MiB
+    async with session.post(base + "/echo", data=body) as resp:
+        assert resp.headers["X-Length"] == str(len(body))
+        assert await resp.read() == body
+    async with session.get(base + "/stream") as resp:
+        assert (await resp.text()).count("chunk") == 100
+    responses = await asyncio.gather(*[session.get(base + "/") for _ in range(30)])
+    for resp in responses:
+        assert resp.status == 200
+        assert await resp.text() == "Hello, world"
+        resp.release()

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from netutil import no_fd_leak  # noqa: F401
+from netutil import check_http_app, no_fd_leak  # noqa: F401
 
 uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is in the test extra")
 aiohttp = pytest.importorskip("aiohttp", reason="aiohttp is in the test extra")
@@ -82,21 +82,7 @@ def test_uvicorn_server_and_aiohttp_client(loop, http):
         while not server.started:
             await asyncio.sleep(0.01)
         async with aiohttp.ClientSession() as session:
-            for _ in range(20):
-                async with session.get(base + "/") as resp:
-                    assert resp.status == 200
-                    assert await resp.text() == "Hello, world"
-            body = bytes(range(256)) * 4096  # 1 MiB
-            async with session.post(base + "/echo", data=body) as resp:
-                assert resp.headers["x-length"] == str(len(body))
-                assert await resp.read() == body
-            async with session.get(base + "/stream") as resp:
-                assert (await resp.text()).count("chunk") == 100
-            responses = await asyncio.gather(*[session.get(base + "/") for _ in range(30)])
-            for resp in responses:
-                assert resp.status == 200
-                assert await resp.text() == "Hello, world"
-                resp.release()
+            await check_http_app(session, base)
 
     async def main():
         serving = asyncio.ensure_future(server.serve(sockets=[listener]))
