@@ -607,7 +607,8 @@ recv_big(TransportObject *self, ssize_t *n)
     if (ioctl(self->fd, FIONREAD, &avail) < 0 || avail < FL_BIG_READ) {
         return NULL;
     }
-    fl_net_before_big_reads();
+    /* (a big read through the shared buffer came first: the allocator's
+     * thresholds are set, see fl_net_before_big_reads) */
     Py_ssize_t size = avail < FL_RECV_MAX ? avail : FL_RECV_MAX;
     PyObject *data = PyBytes_FromStringAndSize(NULL, size);
     if (data == NULL) {
