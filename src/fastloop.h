@@ -130,6 +130,9 @@ fl_state *fl_get_state(PyObject *module);
  * so the child must neither poll them nor change their interest lists. */
 extern volatile unsigned long fl_fork_generation;
 fl_state *fl_state_from_type(PyTypeObject *type);
+/* The fastloop._core module that defined type or a base of it (borrowed),
+ * or NULL with an exception. */
+PyObject *fl_module_from_type(PyTypeObject *type);
 
 /* Call fastloop._helpers.<name>(*args); a new reference or NULL. */
 PyObject *fl_call_helper(fl_state *st, const char *name, PyObject *const *args, size_t nargs);
@@ -151,6 +154,9 @@ typedef struct {
 typedef struct LoopObject {
     PyObject_HEAD
     fl_state *state;
+    /* The module whose state `state` points into, held until the loop is
+     * freed and not shown to the garbage collector (see Loop_new). */
+    PyObject *module;
     ready_queue ready;
     timer_heap timers;
     poller poller;

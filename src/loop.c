@@ -631,7 +631,9 @@ clear_timers(LoopObject *self)
 static void
 release_resources(LoopObject *self)
 {
-    fl_task_unlist_ring(self);
+    if (self->state != NULL) {     /* NULL: Loop_new failed before it was set */
+        fl_task_unlist_ring(self);
+    }
     ready_clear(&self->ready);
     clear_timers(self);
     fl_io_clear(self);
@@ -751,15 +753,28 @@ Loop_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(kwds
     if (self == NULL) {
         return NULL;
     }
-    self->state = fl_state_from_type(type);
-    if (self->state == NULL) {
+    /* Before anything can fail: Loop_dealloc closes these fds. */
+    self->poller.backend_fd = -1;
+    self->wakeup.fd = -1;
+    ready_init(&self->ready);
+    heap_init(&self->timers);
+    /* The loop reaches the module's state through a pointer until it is
+     * freed, and freeing it runs code that uses the state (releasing queued
+     * task steps, timers and watched fds).  Its type's reference to the
+     * module is no guarantee: when a loop, its class and the module end up
+     * in one garbage cycle (interpreter shutdown after a KeyboardInterrupt
+     * left a task step queued, say), the collector clears the class's module
+     * reference and may free the module before the loop.  So the loop holds
+     * the module itself, and does not report that reference to the
+     * collector, which therefore never frees the module while a loop
+     * exists. */
+    PyObject *module = fl_module_from_type(type);
+    if (module == NULL) {
         Py_DECREF(self);
         return NULL;
     }
-    ready_init(&self->ready);
-    heap_init(&self->timers);
-    self->poller.backend_fd = -1;
-    self->wakeup.fd = -1;
+    self->module = Py_NewRef(module);
+    self->state = fl_get_state(module);
     self->slow_callback_duration = 0.1;
     self->fork_generation = fl_fork_generation;
     int err = poller_open(&self->poller);
@@ -820,8 +835,10 @@ Loop_dealloc(LoopObject *self)
     free(self->watches);
     poller_close(&self->poller);
     wakeup_close(&self->wakeup);
+    PyObject *module = self->module;
     tp->tp_free(self);
     Py_DECREF(tp);
+    Py_XDECREF(module);
 }
 
 #define FASTCALL_KW (METH_FASTCALL | METH_KEYWORDS)

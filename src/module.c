@@ -19,6 +19,12 @@ fl_get_state(PyObject *module)
     return (fl_state *)PyModule_GetState(module);
 }
 
+PyObject *
+fl_module_from_type(PyTypeObject *type)
+{
+    return PyType_GetModuleByDef(type, &core_module);
+}
+
 fl_state *
 fl_state_from_type(PyTypeObject *type)
 {
