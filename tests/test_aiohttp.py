@@ -1,18 +1,14 @@
 """Real software on fastloop: an aiohttp server and an aiohttp client
 exchanging requests over loopback, on both loops."""
 
-import asyncio
 
 import pytest
 
-from netutil import check_http_app, no_fd_leak  # noqa: F401
+from netutil import check_http_app, no_fd_leak, run  # noqa: F401
 
 aiohttp = pytest.importorskip("aiohttp", reason="aiohttp is in the test extra")
 from aiohttp import web  # noqa: E402
 
-
-def run(loop, coro, timeout=30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 async def start_app(loop):
@@ -65,4 +61,4 @@ def test_aiohttp_server_and_client(loop):
         finally:
             await runner.cleanup()
 
-    run(loop, main())
+    run(loop, main(), timeout=30)

@@ -20,13 +20,10 @@ import time
 
 import pytest
 
-from netutil import no_fd_leak  # noqa: F401
+from netutil import no_fd_leak, run  # noqa: F401
 
 asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is in the test extra")
 
-
-def run(loop, coro, timeout=60):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 def _server_binaries():
@@ -149,7 +146,7 @@ def test_queries_transactions_and_copy(loop, postgres):
         finally:
             await conn.close()
 
-    run(loop, main())
+    run(loop, main(), timeout=60)
 
 
 def test_pool_concurrency_and_unix_socket(loop, postgres):
@@ -165,7 +162,7 @@ def test_pool_concurrency_and_unix_socket(loop, postgres):
         finally:
             await conn.close()
 
-    run(loop, main())
+    run(loop, main(), timeout=60)
 
 
 def test_timeout_cancels_the_query_and_listen_notify(loop, postgres):
@@ -190,4 +187,4 @@ def test_timeout_cancels_the_query_and_listen_notify(loop, postgres):
         finally:
             await conn.close()
 
-    run(loop, main())
+    run(loop, main(), timeout=60)

@@ -8,13 +8,10 @@ import subprocess
 
 import pytest
 
-from netutil import Echo, Recorder, no_fd_leak  # noqa: F401
+from netutil import Echo, Recorder, no_fd_leak, run  # noqa: F401
 
 ssl = pytest.importorskip("ssl")
 
-
-def run(loop, coro, timeout=20):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +52,7 @@ def test_tls_protocol_echo(loop, contexts):
         server.close()
         await server.wait_closed()
 
-    run(loop, main())
+    run(loop, main(), timeout=20)
 
 
 def test_tls_streams_and_start_tls(loop, contexts):
@@ -91,7 +88,7 @@ def test_tls_streams_and_start_tls(loop, contexts):
         server.close()
         await server.wait_closed()
 
-    run(loop, main())
+    run(loop, main(), timeout=20)
 
 
 def test_tls_handshake_failure(loop, contexts):
@@ -109,4 +106,4 @@ def test_tls_handshake_failure(loop, contexts):
         await server.wait_closed()
 
     loop.set_exception_handler(lambda l, c: None)
-    run(loop, main())
+    run(loop, main(), timeout=20)

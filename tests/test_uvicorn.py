@@ -7,14 +7,11 @@ import socket
 
 import pytest
 
-from netutil import check_http_app, no_fd_leak  # noqa: F401
+from netutil import check_http_app, no_fd_leak, run  # noqa: F401
 
 uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is in the test extra")
 aiohttp = pytest.importorskip("aiohttp", reason="aiohttp is in the test extra")
 
-
-def run(loop, coro, timeout=30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 class App:
@@ -93,7 +90,7 @@ def test_uvicorn_server_and_aiohttp_client(loop, http):
             await serving
 
     try:
-        run(loop, main())
+        run(loop, main(), timeout=30)
     finally:
         listener.close()
     assert app.startup_loop is loop
