@@ -1,7 +1,6 @@
 """Real software on fastloop: an aiohttp server and an aiohttp client
 exchanging requests over loopback, on both loops."""
 
-
 import pytest
 
 from netutil import check_http_app, no_fd_leak, run  # noqa: F401
