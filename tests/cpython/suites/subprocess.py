@@ -6,10 +6,6 @@ new_event_loop(); run with fastloop's policy installed, that is a fastloop
 loop, and the child watcher under test is attached to it.
 """
 
-import asyncio
-import contextlib
-import warnings
-
 from .. import runner
 
 _STOCK_UNIT = "unit test of stock asyncio's {} on a mock loop; no fastloop code runs"
@@ -24,19 +20,6 @@ class Suite(runner.Suite):
         "MultiLoopChildWatcherTests": "checks that creating asyncio's MultiLoopChildWatcher "
         "warns of its deprecation; no loop is created",
     }
-
-    @contextlib.contextmanager
-    def environment(self):
-        with super().environment():
-            # Under CPython's test runner every test_utils.TestCase leaves
-            # set_event_loop(None) behind on the one policy, and
-            # GenericWatcherTests.test_create_subprocess_with_pidfd counts on
-            # it (policy.get_event_loop() must raise rather than make a
-            # loop).  Give the fresh fastloop policy the same state.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                asyncio.set_event_loop(None)
-            yield
 
 
 SUITE = Suite()
